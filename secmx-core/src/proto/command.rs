@@ -1,0 +1,1 @@
+//! SMTP commands (RFC 5321 §4.1).

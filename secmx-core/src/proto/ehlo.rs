@@ -1,0 +1,1 @@
+//! EHLO capabilities (RFC 5321 §4.1.1.1).

@@ -1,0 +1,1 @@
+//! MAIL and RCPT parameters (RFC 5321 §4.1.2).
