@@ -22,6 +22,7 @@
 
 pub mod limits;
 pub mod proto;
+pub mod transport;
 
 pub use proto::Status;
 pub use proto::code::{EnhancedCode, ErrorReply, ReplyClass, ReplyCode};
