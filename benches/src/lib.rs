@@ -88,7 +88,7 @@ Content-Type: text/plain; charset=utf-8\r\n\r\n",
     let mut line = 0usize;
     while out.len() < min_len {
         line += 1;
-        if line % 50 == 0 {
+        if line.is_multiple_of(50) {
             out.extend_from_slice(b"..");
         }
         seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
@@ -118,10 +118,10 @@ pub struct Figure {
 /// `repetitions` rounds, interleaving them inside each round so that every
 /// subject sees the same machine load; returns the best time per call of
 /// each. `subjects` return a value that is black-boxed.
-pub fn best_of<'s>(
+pub fn best_of(
     repetitions: usize,
     per_sample: Duration,
-    subjects: &mut [(&'static str, &'s mut dyn FnMut() -> usize)],
+    subjects: &mut [(&'static str, &mut dyn FnMut() -> usize)],
 ) -> Vec<Figure> {
     let mut best = vec![Duration::MAX; subjects.len()];
     for _ in 0..repetitions {
