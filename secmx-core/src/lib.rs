@@ -22,6 +22,7 @@
 
 pub mod limits;
 pub mod proto;
+pub mod time;
 pub mod transport;
 
 pub use proto::Status;
