@@ -68,6 +68,36 @@
 //! false. After every `receive`, also check
 //! [`Transport::poll_handshake_complete`].
 //!
+//! ## Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use secmx_core::transport::{Phase, Transport, ring_provider};
+//!
+//! let mut transport = Transport::new();
+//! // Clear text: bytes pass through both ways.
+//! let mut plain = Vec::new();
+//! transport.receive(b"220 mx.example.test ESMTP\r\n", &mut plain)?;
+//! assert_eq!(plain, b"220 mx.example.test ESMTP\r\n");
+//! assert_eq!(transport.send(b"STARTTLS\r\n")?, 10);
+//! let mut wire = Vec::new();
+//! transport.poll_transmit(&mut wire);
+//! assert_eq!(wire, b"STARTTLS\r\n");
+//!
+//! // After the server's `220`: TLS on the same stream, configured with ring.
+//! let config = rustls::ClientConfig::builder_with_provider(ring_provider())
+//!     .with_safe_default_protocol_versions()?
+//!     .with_root_certificates(rustls::RootCertStore::empty())
+//!     .with_no_client_auth();
+//! let name = rustls::pki_types::ServerName::try_from("mx.example.test")?;
+//! transport.start_client_tls(Arc::new(config), name)?;
+//! assert_eq!(transport.phase(), Phase::Handshaking);
+//! wire.clear();
+//! transport.poll_transmit(&mut wire);
+//! assert_eq!(wire.first(), Some(&0x16)); // a handshake record: the ClientHello
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ## Why the buffered rustls API
 //!
 //! This module uses rustls' buffered [`rustls::Connection`] rather than the
@@ -83,8 +113,10 @@
 //!
 //! ## Bounds
 //!
-//! - [`Transport::receive`] appends at most as many plaintext bytes as it was
-//!   given network bytes (TLS records only shrink when decrypted), and always
+//! - [`Transport::receive`] never hands out more plaintext than it was given
+//!   network bytes (TLS records only shrink when decrypted): one call appends
+//!   at most its input plus the one unfinished record (16 KiB of plaintext,
+//!   RFC 8446 §5.1) that rustls held from earlier calls, and it always
 //!   drains rustls' received-plaintext buffer before returning.
 //! - [`Transport::send`] accepts at most [`MAX_SEND_BUFFER`] bytes that have
 //!   not yet left through [`Transport::poll_transmit`]; it returns how many
@@ -347,8 +379,9 @@ impl Transport {
     /// In plain mode the bytes are the plaintext. In TLS mode the whole
     /// input is fed to rustls record by record; handshake messages are
     /// consumed (their replies wait in [`Transport::poll_transmit`]) and
-    /// application data is decrypted and appended. At most `network.len()`
-    /// bytes are appended. Bytes after the peer's `close_notify` are
+    /// application data is decrypted and appended: at most `network.len()`
+    /// bytes plus the rest of a record whose start came in an earlier call
+    /// (16 KiB at most, RFC 8446 §5.1). Bytes after the peer's `close_notify` are
     /// discarded, as TLS requires (RFC 8446 §6.1).
     ///
     /// # Errors
