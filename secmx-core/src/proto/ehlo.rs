@@ -45,7 +45,7 @@
 
 use core::fmt;
 
-use crate::limits::MAX_REPLY_LINE;
+use crate::limits::{MAX_DOMAIN, MAX_REPLY_LINE};
 use crate::proto::code::ReplyCode;
 use crate::proto::reply::Reply;
 
@@ -373,11 +373,16 @@ pub struct Capabilities {
 impl Capabilities {
     /// An empty set for a server that names itself `domain`.
     ///
-    /// The domain is not checked: give a domain or an address literal
-    /// (RFC 5321 §4.1.1.1); one with a space in it would not parse back.
+    /// The domain is not checked beyond its length: give a domain or an
+    /// address literal (RFC 5321 §4.1.1.1). One longer than [`MAX_DOMAIN`]
+    /// octets (RFC 5321 §4.5.3.1.2) is cut to that length. One with a space
+    /// in it, or shaped like an enhanced status code (`2.0.0`, which no
+    /// domain is), would not read back from [`Capabilities::to_reply`].
     pub fn new(domain: impl Into<String>) -> Self {
+        let mut domain = domain.into();
+        truncate(&mut domain, MAX_DOMAIN);
         Self {
-            domain: domain.into().into_boxed_str(),
+            domain: domain.into_boxed_str(),
             ..Self::default()
         }
     }
@@ -461,7 +466,8 @@ impl Capabilities {
         }
     }
 
-    /// The server's name for itself: the first word of the reply's first line.
+    /// The server's name for itself: the first word of the reply's first
+    /// line, at most [`MAX_DOMAIN`] octets.
     pub fn domain(&self) -> &str {
         &self.domain
     }
@@ -620,7 +626,8 @@ impl Capabilities {
     /// `greeting` on the first line, then the typed capabilities in the order
     /// of [`Keyword::ALL`], then the other extensions in order.
     ///
-    /// The greeting is shortened to fit on the first line. A long AUTH list
+    /// The greeting is shortened to fit on the first line, and left out when
+    /// the domain is empty (it would read back as the domain). A long AUTH list
     /// is spread over several `AUTH` lines, which read back as one list. The
     /// reply parses back to an equal set, as long as it fits in
     /// [`MAX_REPLY_LINES`](crate::limits::MAX_REPLY_LINES) lines (a set read from a reply always does; a set
@@ -628,7 +635,8 @@ impl Capabilities {
     /// space in it.
     pub fn to_reply(&self, greeting: &str) -> Reply<'static> {
         let mut first = String::from(&*self.domain);
-        if !greeting.is_empty() {
+        // With no domain, a greeting would read back as the domain.
+        if !greeting.is_empty() && !first.is_empty() {
             first.push(' ');
             first.push_str(greeting);
         }

@@ -323,6 +323,12 @@ impl<'a> Reply<'a> {
     /// [`MAX_REPLY_LINES`] lines are written; text beyond them is dropped.
     /// CR, LF and NUL in text are written as spaces. A line with no text and
     /// no enhanced code is written as the bare code (`250\r\n`, `250-\r\n`).
+    ///
+    /// [`Reply::parse`] reads back an equal reply when no line had to be
+    /// wrapped or cut, no text holds CR, LF or NUL, no line starts with a
+    /// space after an enhanced code (the parser takes all of those spaces
+    /// off), and, without an enhanced code, the first line does not itself
+    /// start with one of the reply's class.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let enhanced = self.enhanced.map(|e| e.to_string());
         let prefix_len = enhanced.as_ref().map_or(0, |e| e.len() + 1);
