@@ -1064,7 +1064,7 @@ fn any_capabilities() -> impl Strategy<Value = Capabilities> {
     )
         .prop_map(|(domain, flags, size, auth, extensions)| {
             let mut caps = Capabilities::new(domain);
-            for (bit, keyword) in Keyword::ALL.into_iter().enumerate() {
+            for (bit, &keyword) in Keyword::ALL.iter().enumerate() {
                 if flags & (1 << bit) == 0 {
                     continue;
                 }

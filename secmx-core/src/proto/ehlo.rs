@@ -118,7 +118,7 @@ pub enum Keyword {
 impl Keyword {
     /// Every typed keyword, in the order [`Capabilities::to_reply`] writes
     /// them.
-    pub const ALL: [Keyword; 11] = [
+    pub const ALL: &'static [Keyword] = &[
         Keyword::Pipelining,
         Keyword::Size,
         Keyword::StartTls,
@@ -153,7 +153,8 @@ impl Keyword {
     /// (RFC 5321 §2.4).
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|keyword| keyword.as_str().eq_ignore_ascii_case(name))
     }
 
@@ -642,7 +643,7 @@ impl Capabilities {
         }
         truncate(&mut first, MAX_LINE_TEXT);
         let mut reply = Reply::new(ReplyCode::OK, None, first);
-        for keyword in Keyword::ALL {
+        for &keyword in Keyword::ALL {
             if !self.has(keyword) {
                 continue;
             }
