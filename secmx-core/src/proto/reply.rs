@@ -302,11 +302,8 @@ impl<'a> Reply<'a> {
                 }
             }
             if scanner.last {
-                return Ok(match reply {
-                    Some(reply) => Status::Complete((reply, pos)),
-                    // A line just ended, so `reply` holds it.
-                    None => Status::Partial,
-                });
+                // A line just ended, so `reply` holds at least that line.
+                return Ok(reply.map_or(Status::Partial, |reply| Status::Complete((reply, pos))));
             }
             scanner.next_line();
             line_start = pos;
