@@ -64,11 +64,14 @@
 //!
 //! # Speed
 //!
-//! The unstuffer checks a block of input at a time with a branch-free pass
-//! that the compiler vectorises (every CR followed by LF, every LF preceded
-//! by CR, no `.` after a CRLF), and measures lines only with `memrchr`
-//! jumps of nearly the line limit. Blocks that hold a dot line or a bare
-//! CR/LF go through an exact per-line path built on `memchr2`.
+//! The unstuffer passes over clean input (every CR followed by LF, every LF
+//! preceded by CR, no `.` after a CRLF) with a branch-free check of 64-byte
+//! sub-blocks that the compiler vectorises, and measures lines only near
+//! each line's deadline: one check for an LF in a small window about every
+//! [`MAX_TEXT_LINE`] bytes. A sub-block that holds a dot line or a bare CR
+//! or LF goes through an exact per-line path built on `memchr2`. Nothing is
+//! copied. On a body of short lines it runs at about two thirds of the
+//! speed of a bare `memmem` search for `CRLF . CRLF`.
 
 use memchr::{memchr, memchr2, memrchr};
 
@@ -80,7 +83,7 @@ const LF: u8 = b'\n';
 const DOT: u8 = b'.';
 
 /// Most bytes the fast path checks between two line measurements.
-const BLOCK: usize = 8192;
+const BLOCK: usize = 32768;
 
 /// Bytes checked branch-free between two early exits of the fast path.
 const SUB_BLOCK: usize = 64;

@@ -341,8 +341,9 @@ impl LineReader {
     fn fail(&mut self, input: &mut &[u8], bad: BadLine) -> LineError {
         *input = input.get(bad.seen..).unwrap_or_default();
         self.buf = Vec::new();
-        // Every error is shown by a byte that is not a CR followed by more
-        // input, so the discarding starts fresh.
+        // The last byte consumed is never a CR that an LF may follow: a bare
+        // CR is known to be followed by something else, and the other errors
+        // end on a byte that is not a CR. So the discarding starts fresh.
         self.mode = Mode::Discarding { cr: false };
         bad.error
     }
