@@ -297,6 +297,39 @@ fn line_reader_borrows_and_stops_after_each_line_rfc5321_2_3_8() {
     assert_eq!(reader.buffered(), 0);
 }
 
+/// The loop a server session runs: `?` on errors, and a look at what
+/// follows a line while the line is still borrowed.
+fn session_loop(
+    reader: &mut LineReader,
+    mut input: &[u8],
+) -> Result<(Vec<Vec<u8>>, Option<Vec<u8>>), LineError> {
+    let mut lines = Vec::new();
+    while let Some(line) = reader.next(&mut input)? {
+        lines.push(line.as_bytes().to_vec());
+        if line.as_bytes().eq_ignore_ascii_case(b"STARTTLS") {
+            // RFC 3207 §4 / CVE-2011-0411: bytes pipelined after STARTTLS.
+            return Ok((lines, (!input.is_empty()).then(|| input.to_vec())));
+        }
+    }
+    Ok((lines, None))
+}
+
+#[test]
+fn session_loop_sees_bytes_after_starttls_rfc3207_4() {
+    let mut reader = LineReader::for_commands();
+    let (lines, injected) = session_loop(&mut reader, b"EHLO a\r\nSTARTTLS\r\nRSET\r\n").unwrap();
+    assert_eq!(lines, [b"EHLO a".to_vec(), b"STARTTLS".to_vec()]);
+    assert_eq!(injected.as_deref(), Some(&b"RSET\r\n"[..]));
+    let mut reader = LineReader::for_commands();
+    let (_, injected) = session_loop(&mut reader, b"STARTTLS\r\n").unwrap();
+    assert_eq!(injected, None);
+    let mut reader = LineReader::for_commands();
+    assert_eq!(
+        session_loop(&mut reader, b"NOOP\nSTARTTLS\r\n"),
+        Err(LineError::BareLf)
+    );
+}
+
 // RFC 5321 §2.3.8: a line split across pieces comes from the reader's
 // buffer, and the bytes after it stay in the input.
 #[test]
