@@ -297,12 +297,12 @@ fn line_reader_borrows_and_stops_after_each_line_rfc5321_2_3_8() {
     assert_eq!(reader.buffered(), 0);
 }
 
+/// Lines read, and the bytes that followed STARTTLS if any.
+type SessionLines = (Vec<Vec<u8>>, Option<Vec<u8>>);
+
 /// The loop a server session runs: `?` on errors, and a look at what
 /// follows a line while the line is still borrowed.
-fn session_loop(
-    reader: &mut LineReader,
-    mut input: &[u8],
-) -> Result<(Vec<Vec<u8>>, Option<Vec<u8>>), LineError> {
+fn session_loop(reader: &mut LineReader, mut input: &[u8]) -> Result<SessionLines, LineError> {
     let mut lines = Vec::new();
     while let Some(line) = reader.next(&mut input)? {
         lines.push(line.as_bytes().to_vec());
