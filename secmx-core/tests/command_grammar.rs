@@ -911,6 +911,70 @@ fn bad_mail_parameters_rfc5321_4_1_2() {
 }
 
 #[test]
+fn keyword_and_value_matching_rfc5321_4_1_2() {
+    // Known keywords and values match case-insensitively wherever they sit
+    // on the line (mid-line, or at its very end with few octets left).
+    let (_, p) = mail_from("MAIL FROM:<> sIzE=1 body=7bit");
+    assert_eq!((p.size, p.body), (Some(1), Some(Body::SevenBit)));
+    let (_, p) = mail_from("MAIL FROM:<> BODY=binarymime SIZE=2");
+    assert_eq!((p.size, p.body), (Some(2), Some(Body::BinaryMime)));
+    let (_, p) = mail_from("MAIL FROM:<> RET=hdrs");
+    assert_eq!(p.ret, Some(Ret::Hdrs));
+    let (_, p) = mail_from("MAIL FROM:<> requiretls SMTPUTF8");
+    assert!(p.requiretls && p.smtputf8);
+    let (_, p) = rcpt_to("RCPT TO:<a@b> NOTIFY=failure,delay X=1", ascii());
+    assert_eq!(p.notify, Some(Notify::FAILURE | Notify::DELAY));
+    // Near misses are other keywords (kept) or bad values (refused).
+    let (_, p) = mail_from(
+        "MAIL FROM:<> SIZ=1 SIZEX=2 REQUIRETLSX SMTPUTF SMTPUTF8X ABCDEFGHIJKLMNOPQ=3 SIZE-=4",
+    );
+    assert!(p.size.is_none() && !p.requiretls && !p.smtputf8);
+    let kept: Vec<&str> = p.unknown.iter().map(|u| u.keyword.as_ref()).collect();
+    assert_eq!(
+        kept,
+        [
+            "SIZ",
+            "SIZEX",
+            "REQUIRETLSX",
+            "SMTPUTF",
+            "SMTPUTF8X",
+            "ABCDEFGHIJKLMNOPQ",
+            "SIZE-"
+        ]
+    );
+    for (param, keyword) in [
+        ("BODY=8BITMIM", "BODY"),
+        ("BODY=8BITMIMEX", "BODY"),
+        ("BODY=8bit", "BODY"),
+        ("BODY=7BIT8", "BODY"),
+        ("RET=FUL", "RET"),
+        ("RET=FULLHDRS", "RET"),
+    ] {
+        assert_eq!(
+            MailParameters::parse(param.as_bytes()),
+            Err(ParamError::InvalidValue(keyword)),
+            "{param}"
+        );
+        let mid = format!("{param} X=1");
+        assert_eq!(
+            MailParameters::parse(mid.as_bytes()),
+            Err(ParamError::InvalidValue(keyword)),
+            "{mid}"
+        );
+    }
+    for value in ["SUCCES", "SUCCESSS", "FAILURE,DELAYS", "NEVERX"] {
+        for tail in ["", " X=1"] {
+            let params = format!("NOTIFY={value}{tail}");
+            assert_eq!(
+                RcptParameters::parse(params.as_bytes()),
+                Err(ParamError::InvalidValue("NOTIFY")),
+                "{params}"
+            );
+        }
+    }
+}
+
+#[test]
 fn parameter_count_limit() {
     let fits = vec!["X=1"; limits::MAX_PARAMETERS].join(" ");
     assert_eq!(

@@ -41,6 +41,9 @@
 //! - NOTIFY names each of SUCCESS, FAILURE and DELAY at most once; they are
 //!   written back in that order.
 //! - Runs of spaces between parameters and trailing spaces are tolerated.
+//! - Values may hold UTF-8 (RFC 6531 §3.3) at this layer;
+//!   [`Command::parse`](crate::proto::command::Command::parse) refuses them
+//!   unless SMTPUTF8 is in force.
 
 use core::fmt;
 use core::ops::BitOr;
@@ -48,6 +51,7 @@ use std::borrow::Cow;
 
 use crate::limits::MAX_PARAMETERS;
 use crate::proto::code::ErrorReply;
+use crate::proto::path::{ESMTP_VALUE, KEYWORD, LET_DIG, has, run_end};
 
 /// A MAIL or RCPT parameter that is not well formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -157,6 +161,7 @@ pub fn xtext_encode_into(value: &str, out: &mut Vec<u8>) {
             out.push(b);
         } else {
             out.push(b'+');
+            // Both indexes are below 16.
             out.push(HEX[usize::from(b >> 4)]);
             out.push(HEX[usize::from(b & 0x0f)]);
         }
@@ -281,29 +286,38 @@ impl Notify {
         self.0 & Self::DELAY.0 != 0
     }
 
-    fn parse(value: &str) -> Result<Notify, ParamError> {
+    /// Parses `value`; `bytes` are the octets from the value's start to the
+    /// end of the line.
+    #[inline]
+    fn parse(value: &str, mut bytes: &[u8]) -> Result<Notify, ParamError> {
         const BAD: ParamError = ParamError::InvalidValue("NOTIFY");
-        if value.eq_ignore_ascii_case("NEVER") {
-            return Ok(Notify::NEVER);
-        }
         let mut notify = Notify::NEVER;
-        for element in value.split(',') {
-            let bit = if element.eq_ignore_ascii_case("SUCCESS") {
-                Notify::SUCCESS
-            } else if element.eq_ignore_ascii_case("FAILURE") {
-                Notify::FAILURE
-            } else if element.eq_ignore_ascii_case("DELAY") {
-                Notify::DELAY
-            } else {
-                // Includes NEVER in a list and empty elements.
-                return Err(BAD);
+        let mut rest = value.as_bytes();
+        loop {
+            let (element, tail) = match rest.iter().position(|&b| b == b',') {
+                Some(comma) => (rest.get(..comma).unwrap_or_default(), rest.get(comma + 1..)),
+                None => (rest, None),
+            };
+            let bit = match fold_prefix(bytes, element.len()) {
+                SUCCESS => Notify::SUCCESS,
+                FAILURE => Notify::FAILURE,
+                DELAY => Notify::DELAY,
+                // NEVER only alone.
+                NEVER if value.len() == element.len() => return Ok(Notify::NEVER),
+                _ => return Err(BAD),
             };
             if notify.0 & bit.0 != 0 {
                 return Err(BAD);
             }
             notify = notify | bit;
+            match tail {
+                Some(tail) => {
+                    rest = tail;
+                    bytes = bytes.get(element.len() + 1..).unwrap_or_default();
+                }
+                None => return Ok(notify),
+            }
         }
-        Ok(notify)
     }
 }
 
@@ -392,63 +406,64 @@ impl<'a> MailParameters<'a> {
 
     pub(crate) fn parse_str(text: &'a str) -> Result<Self, ParamError> {
         let mut params = MailParameters::default();
-        for_each_param(text, |keyword, value| params.add(keyword, value))?;
+        params.parse_into(text)?;
         Ok(params)
     }
 
-    fn add(&mut self, keyword: &'a str, value: Option<&'a str>) -> Result<(), ParamError> {
-        let known = match keyword.len() {
-            4 if keyword.eq_ignore_ascii_case("SIZE") => {
-                let size = parse_size(needs_value(value, "SIZE")?)?;
+    /// Adds the parameters in `text`; returns whether any value held
+    /// non-ASCII (allowed under SMTPUTF8 only, RFC 6531 §3.3).
+    #[inline]
+    pub(crate) fn parse_into(&mut self, text: &'a str) -> Result<bool, ParamError> {
+        for_each_param(text, |key, keyword, value| self.add(key, keyword, value))
+    }
+
+    #[inline(always)]
+    fn add(
+        &mut self,
+        key: u128,
+        keyword: &'a str,
+        value: Option<(&'a str, &'a [u8])>,
+    ) -> Result<(), ParamError> {
+        match key {
+            SIZE => {
+                let size = parse_size(needs_value(value, "SIZE")?.0)?;
                 set_once(&mut self.size, size, "SIZE")
             }
-            4 if keyword.eq_ignore_ascii_case("BODY") => {
-                let value = needs_value(value, "BODY")?;
-                let body = if value.eq_ignore_ascii_case("8BITMIME") {
-                    Body::EightBitMime
-                } else if value.eq_ignore_ascii_case("7BIT") {
-                    Body::SevenBit
-                } else if value.eq_ignore_ascii_case("BINARYMIME") {
-                    Body::BinaryMime
-                } else {
-                    return Err(ParamError::InvalidValue("BODY"));
+            BODY => {
+                let (value, bytes) = needs_value(value, "BODY")?;
+                let body = match fold_prefix(bytes, value.len()) {
+                    EIGHTBITMIME => Body::EightBitMime,
+                    SEVENBIT => Body::SevenBit,
+                    BINARYMIME => Body::BinaryMime,
+                    _ => return Err(ParamError::InvalidValue("BODY")),
                 };
                 set_once(&mut self.body, body, "BODY")
             }
-            4 if keyword.eq_ignore_ascii_case("AUTH") => {
-                let auth = decode(needs_value(value, "AUTH")?, "AUTH")?;
+            SMTPUTF8 => set_flag(&mut self.smtputf8, value.is_some(), "SMTPUTF8"),
+            REQUIRETLS => set_flag(&mut self.requiretls, value.is_some(), "REQUIRETLS"),
+            AUTH => {
+                let auth = decode(needs_value(value, "AUTH")?.0, "AUTH")?;
                 set_once(&mut self.auth, auth, "AUTH")
             }
-            8 if keyword.eq_ignore_ascii_case("SMTPUTF8") => {
-                set_flag(&mut self.smtputf8, value, "SMTPUTF8")
-            }
-            10 if keyword.eq_ignore_ascii_case("REQUIRETLS") => {
-                set_flag(&mut self.requiretls, value, "REQUIRETLS")
-            }
-            3 if keyword.eq_ignore_ascii_case("RET") => {
-                let value = needs_value(value, "RET")?;
-                let ret = if value.eq_ignore_ascii_case("FULL") {
-                    Ret::Full
-                } else if value.eq_ignore_ascii_case("HDRS") {
-                    Ret::Hdrs
-                } else {
-                    return Err(ParamError::InvalidValue("RET"));
+            RET => {
+                let (value, bytes) = needs_value(value, "RET")?;
+                let ret = match fold_prefix(bytes, value.len()) {
+                    FULL => Ret::Full,
+                    HDRS => Ret::Hdrs,
+                    _ => return Err(ParamError::InvalidValue("RET")),
                 };
                 set_once(&mut self.ret, ret, "RET")
             }
-            5 if keyword.eq_ignore_ascii_case("ENVID") => {
-                let envid = decode(needs_value(value, "ENVID")?, "ENVID")?;
+            ENVID => {
+                let envid = decode(needs_value(value, "ENVID")?.0, "ENVID")?;
                 if !envid.bytes().all(|b| matches!(b, 32..=126)) {
                     return Err(ParamError::InvalidValue("ENVID"));
                 }
                 set_once(&mut self.envid, envid, "ENVID")
             }
-            _ => None,
-        };
-        match known {
-            Some(result) => result,
-            None => {
-                self.unknown.push(unknown(keyword, value));
+            _ => {
+                self.unknown
+                    .push(unknown(keyword, value.map(|(value, _)| value)));
                 Ok(())
             }
         }
@@ -539,18 +554,32 @@ impl<'a> RcptParameters<'a> {
 
     pub(crate) fn parse_str(text: &'a str) -> Result<Self, ParamError> {
         let mut params = RcptParameters::default();
-        for_each_param(text, |keyword, value| params.add(keyword, value))?;
+        params.parse_into(text)?;
         Ok(params)
     }
 
-    fn add(&mut self, keyword: &'a str, value: Option<&'a str>) -> Result<(), ParamError> {
-        let known = match keyword.len() {
-            6 if keyword.eq_ignore_ascii_case("NOTIFY") => {
-                let notify = Notify::parse(needs_value(value, "NOTIFY")?)?;
+    /// Adds the parameters in `text`; returns whether any value held
+    /// non-ASCII (allowed under SMTPUTF8 only, RFC 6531 §3.3).
+    #[inline]
+    pub(crate) fn parse_into(&mut self, text: &'a str) -> Result<bool, ParamError> {
+        for_each_param(text, |key, keyword, value| self.add(key, keyword, value))
+    }
+
+    #[inline(always)]
+    fn add(
+        &mut self,
+        key: u128,
+        keyword: &'a str,
+        value: Option<(&'a str, &'a [u8])>,
+    ) -> Result<(), ParamError> {
+        match key {
+            NOTIFY => {
+                let (value, bytes) = needs_value(value, "NOTIFY")?;
+                let notify = Notify::parse(value, bytes)?;
                 set_once(&mut self.notify, notify, "NOTIFY")
             }
-            5 if keyword.eq_ignore_ascii_case("ORCPT") => {
-                let value = needs_value(value, "ORCPT")?;
+            ORCPT => {
+                let value = needs_value(value, "ORCPT")?.0;
                 let Some((addr_type, address)) = value.split_once(';') else {
                     return Err(ParamError::InvalidValue("ORCPT"));
                 };
@@ -566,12 +595,9 @@ impl<'a> RcptParameters<'a> {
                 };
                 set_once(&mut self.orcpt, orcpt, "ORCPT")
             }
-            _ => None,
-        };
-        match known {
-            Some(result) => result,
-            None => {
-                self.unknown.push(unknown(keyword, value));
+            _ => {
+                self.unknown
+                    .push(unknown(keyword, value.map(|(value, _)| value)));
                 Ok(())
             }
         }
@@ -622,7 +648,8 @@ fn unknown<'a>(keyword: &'a str, value: Option<&'a str>) -> Parameter<'a> {
     }
 }
 
-fn needs_value<'a>(value: Option<&'a str>, keyword: &'static str) -> Result<&'a str, ParamError> {
+#[inline(always)]
+fn needs_value<T>(value: Option<T>, keyword: &'static str) -> Result<T, ParamError> {
     value.ok_or(ParamError::MissingValue(keyword))
 }
 
@@ -630,44 +657,121 @@ fn decode<'a>(value: &'a str, keyword: &'static str) -> Result<Cow<'a, str>, Par
     xtext_decode(value).map_err(|error| ParamError::Xtext { keyword, error })
 }
 
-/// Sets a field given at most once; `Some` so that the caller knows the
-/// keyword was a known one.
-fn set_once<T>(
-    slot: &mut Option<T>,
-    value: T,
-    keyword: &'static str,
-) -> Option<Result<(), ParamError>> {
-    Some(if slot.is_some() {
+/// Sets a field given at most once.
+#[inline(always)]
+fn set_once<T>(slot: &mut Option<T>, value: T, keyword: &'static str) -> Result<(), ParamError> {
+    if slot.is_some() {
         Err(ParamError::Repeated(keyword))
     } else {
         *slot = Some(value);
         Ok(())
-    })
+    }
 }
 
-fn set_flag(
-    slot: &mut bool,
-    value: Option<&str>,
-    keyword: &'static str,
-) -> Option<Result<(), ParamError>> {
-    Some(if value.is_some() {
+/// Sets a flag that takes no value and is given at most once.
+#[inline(always)]
+fn set_flag(slot: &mut bool, has_value: bool, keyword: &'static str) -> Result<(), ParamError> {
+    if has_value {
         Err(ParamError::UnexpectedValue(keyword))
     } else if *slot {
         Err(ParamError::Repeated(keyword))
     } else {
         *slot = true;
         Ok(())
-    })
+    }
 }
 
+/// A word of at most 16 octets folded to lower case, as a number, to match
+/// known keywords and values (all letters, digits and `-`) in one compare.
+/// Folding with `| 0x20` is exact on letters, digits and `-`, and no other
+/// printable octet folds onto one of them; longer words fold to
+/// `u128::MAX`, which matches nothing.
+const fn fold(word: &[u8]) -> u128 {
+    if word.len() > 16 {
+        return u128::MAX;
+    }
+    let mut folded = 0u128;
+    let mut i = 0;
+    while i < word.len() {
+        // `i < word.len()`; only ever run on constants, at compile time.
+        folded |= ((word[i] | 0x20) as u128) << (8 * i);
+        i += 1;
+    }
+    folded
+}
+
+/// [`fold`] at run time.
+#[inline(always)]
+fn fold_word(word: &[u8]) -> u128 {
+    if word.len() <= 8 {
+        let mut buf = [0u8; 8];
+        for (to, &from) in buf.iter_mut().zip(word) {
+            *to = from | 0x20;
+        }
+        u128::from(u64::from_le_bytes(buf))
+    } else if word.len() <= 16 {
+        let mut buf = [0u8; 16];
+        for (to, &from) in buf.iter_mut().zip(word) {
+            *to = from | 0x20;
+        }
+        u128::from_le_bytes(buf)
+    } else {
+        u128::MAX
+    }
+}
+
+/// [`fold`] of the first `len` octets of `bytes`, reading them as whole
+/// words when `bytes` is long enough (the octets past `len` are masked off).
+#[inline(always)]
+fn fold_prefix(bytes: &[u8], len: usize) -> u128 {
+    if len < 8 {
+        if let Some(chunk) = bytes.first_chunk::<8>() {
+            let word = u64::from_le_bytes(*chunk) | 0x2020_2020_2020_2020;
+            return u128::from(word & ((1u64 << (8 * len)) - 1));
+        }
+    } else if len < 16
+        && let Some(chunk) = bytes.first_chunk::<16>()
+    {
+        let word = u128::from_le_bytes(*chunk) | 0x2020_2020_2020_2020_2020_2020_2020_2020;
+        return word & ((1u128 << (8 * len)) - 1);
+    }
+    fold_word(bytes.get(..len).unwrap_or_default())
+}
+
+const SIZE: u128 = fold(b"SIZE");
+const BODY: u128 = fold(b"BODY");
+const SMTPUTF8: u128 = fold(b"SMTPUTF8");
+const REQUIRETLS: u128 = fold(b"REQUIRETLS");
+const AUTH: u128 = fold(b"AUTH");
+const RET: u128 = fold(b"RET");
+const ENVID: u128 = fold(b"ENVID");
+const NOTIFY: u128 = fold(b"NOTIFY");
+const ORCPT: u128 = fold(b"ORCPT");
+const SEVENBIT: u128 = fold(b"7BIT");
+const EIGHTBITMIME: u128 = fold(b"8BITMIME");
+const BINARYMIME: u128 = fold(b"BINARYMIME");
+const FULL: u128 = fold(b"FULL");
+const HDRS: u128 = fold(b"HDRS");
+const NEVER: u128 = fold(b"NEVER");
+const SUCCESS: u128 = fold(b"SUCCESS");
+const FAILURE: u128 = fold(b"FAILURE");
+const DELAY: u128 = fold(b"DELAY");
+
 /// `1*20DIGIT` (RFC 1870 §3), saturating at `u64::MAX`.
+#[inline(always)]
 fn parse_size(value: &str) -> Result<u64, ParamError> {
-    if value.is_empty() || value.len() > 20 || !value.bytes().all(|b| b.is_ascii_digit()) {
+    if value.is_empty() || value.len() > 20 {
         return Err(ParamError::InvalidValue("SIZE"));
     }
-    Ok(value.bytes().fold(0u64, |n, b| {
-        n.saturating_mul(10).saturating_add(u64::from(b - b'0'))
-    }))
+    let mut size = 0u64;
+    for b in value.bytes() {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return Err(ParamError::InvalidValue("SIZE"));
+        }
+        size = size.saturating_mul(10).saturating_add(u64::from(digit));
+    }
+    Ok(size)
 }
 
 /// Writes `n` in decimal.
@@ -687,65 +791,70 @@ pub(crate) fn write_u64(mut n: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(digits.get(at..).unwrap_or_default());
 }
 
-/// Splits `text` into esmtp-params and hands each to `f`.
+/// Splits `text` into esmtp-params and hands each to `f` with its folded
+/// keyword; returns whether a value held non-ASCII.
+#[inline(always)]
 fn for_each_param<'a>(
     text: &'a str,
-    mut f: impl FnMut(&'a str, Option<&'a str>) -> Result<(), ParamError>,
-) -> Result<(), ParamError> {
+    mut f: impl FnMut(u128, &'a str, Option<(&'a str, &'a [u8])>) -> Result<(), ParamError>,
+) -> Result<bool, ParamError> {
     let bytes = text.as_bytes();
     let cut = |from: usize, to: usize| {
-        text.get(from..to)
+        text.split_at_checked(to)
+            .and_then(|(head, _)| head.split_at_checked(from))
+            .map(|(_, slice)| slice)
             .ok_or(ParamError::Syntax("cut inside a character"))
     };
     let mut pos = 0;
     let mut count = 0;
+    let mut non_ascii = false;
     loop {
         while bytes.get(pos) == Some(&b' ') {
             pos += 1;
         }
         let Some(&first) = bytes.get(pos) else {
-            return Ok(());
+            return Ok(non_ascii);
         };
         count += 1;
         if count > MAX_PARAMETERS {
             return Err(ParamError::TooMany);
         }
-        if !first.is_ascii_alphanumeric() {
+        if !has(first, LET_DIG) {
             return Err(ParamError::Syntax(
                 "keyword must start with a letter or digit",
             ));
         }
         let start = pos;
-        pos += 1;
-        while let Some(&b) = bytes.get(pos) {
-            if b.is_ascii_alphanumeric() || b == b'-' {
-                pos += 1;
-            } else {
-                break;
-            }
-        }
+        pos = run_end(bytes, pos + 1, KEYWORD);
+        let key = fold_prefix(bytes.get(start..).unwrap_or_default(), pos - start);
         let keyword = cut(start, pos)?;
         let value = match bytes.get(pos) {
             None | Some(b' ') => None,
             Some(b'=') => {
                 pos += 1;
                 let start = pos;
-                while let Some(&b) = bytes.get(pos) {
-                    match b {
-                        b' ' => break,
-                        b'=' => return Err(ParamError::Syntax("'=' in parameter value")),
-                        33..=126 | 128..=255 => pos += 1,
-                        _ => return Err(ParamError::Syntax("control character in parameter")),
+                loop {
+                    pos = run_end(bytes, pos, ESMTP_VALUE);
+                    match bytes.get(pos) {
+                        None | Some(b' ') => break,
+                        Some(b'=') => return Err(ParamError::Syntax("'=' in parameter value")),
+                        Some(128..=255) => {
+                            non_ascii = true;
+                            pos += 1;
+                        }
+                        Some(_) => {
+                            return Err(ParamError::Syntax("control character in parameter"));
+                        }
                     }
                 }
                 if pos == start {
                     return Err(ParamError::Syntax("empty parameter value"));
                 }
-                Some(cut(start, pos)?)
+                Some((cut(start, pos)?, bytes.get(start..).unwrap_or_default()))
             }
             Some(_) => return Err(ParamError::Syntax("bad character in keyword")),
         };
-        f(keyword, value)?;
+        f(key, keyword, value)?;
     }
 }
 

@@ -138,10 +138,7 @@ impl<'a> Domain<'a> {
     /// is in force (U-labels allowed).
     pub fn parse(input: &'a [u8], utf8: bool) -> Result<Self, PathError> {
         let text = to_str(input, utf8)?;
-        let mut cursor = Cursor::new(text, utf8);
-        let domain = cursor.domain()?;
-        cursor.finish()?;
-        Ok(domain)
+        parse_domain_str(text, utf8)
     }
 
     /// True for the bracketed forms.
@@ -202,10 +199,11 @@ impl<'a> LocalPart<'a> {
     /// Parses a whole local part. `utf8` says whether SMTPUTF8 is in force.
     pub fn parse(input: &'a [u8], utf8: bool) -> Result<Self, PathError> {
         let text = to_str(input, utf8)?;
-        let mut cursor = Cursor::new(text, utf8);
-        let local = cursor.local_part()?;
-        cursor.finish()?;
-        Ok(local)
+        let end = scan_local_part(text.as_bytes(), 0, &mut Utf8::new(utf8))?;
+        at_end(text, end)?;
+        Ok(LocalPart {
+            wire: Cow::Borrowed(text),
+        })
     }
 
     /// The local part whose decoded value is `value`: a dot-string when the
@@ -315,9 +313,8 @@ impl<'a> Mailbox<'a> {
     /// SMTPUTF8 is in force.
     pub fn parse(input: &'a [u8], utf8: bool) -> Result<Self, PathError> {
         let text = to_str(input, utf8)?;
-        let mut cursor = Cursor::new(text, utf8);
-        let mailbox = cursor.mailbox()?;
-        cursor.finish()?;
+        let (mailbox, end) = parse_mailbox_at(text, 0, &mut Utf8::new(utf8))?;
+        at_end(text, end)?;
         Ok(mailbox)
     }
 
@@ -357,7 +354,7 @@ impl<'a> ReversePath<'a> {
     /// whether SMTPUTF8 is in force.
     pub fn parse(input: &'a [u8], utf8: bool) -> Result<Self, PathError> {
         let text = to_str(input, utf8)?;
-        let (path, end) = Self::parse_prefix_str(text, utf8)?;
+        let (path, end) = Self::parse_prefix_str(text, &mut Utf8::new(utf8))?;
         if end != text.len() {
             return Err(PathError::Syntax("text after path"));
         }
@@ -366,17 +363,17 @@ impl<'a> ReversePath<'a> {
 
     /// Parses the reverse-path at the start of `text`; returns it and the
     /// number of bytes it took.
-    pub(crate) fn parse_prefix_str(text: &'a str, utf8: bool) -> Result<(Self, usize), PathError> {
-        let mut cursor = Cursor::new(text, utf8);
-        cursor.expect(b'<', "path must start with '<'")?;
-        let path = if cursor.eat(b'>') {
-            ReversePath::Null
-        } else {
-            let mailbox = cursor.path_rest()?;
-            ReversePath::Mailbox(mailbox)
+    #[inline(always)]
+    pub(crate) fn parse_prefix_str(
+        text: &'a str,
+        utf8: &mut Utf8,
+    ) -> Result<(Self, usize), PathError> {
+        let span = scan_path(text, false, utf8)?;
+        let path = match span.mailbox {
+            None => ReversePath::Null,
+            Some(mailbox) => ReversePath::Mailbox(mailbox.build()),
         };
-        cursor.check_path_len()?;
-        Ok((path, cursor.pos))
+        Ok((path, span.end))
     }
 
     /// The mailbox, unless the path is null.
@@ -429,7 +426,7 @@ impl<'a> ForwardPath<'a> {
     /// whether SMTPUTF8 is in force.
     pub fn parse(input: &'a [u8], utf8: bool) -> Result<Self, PathError> {
         let text = to_str(input, utf8)?;
-        let (path, end) = Self::parse_prefix_str(text, utf8)?;
+        let (path, end) = Self::parse_prefix_str(text, &mut Utf8::new(utf8))?;
         if end != text.len() {
             return Err(PathError::Syntax("text after path"));
         }
@@ -438,19 +435,17 @@ impl<'a> ForwardPath<'a> {
 
     /// Parses the forward-path at the start of `text`; returns it and the
     /// number of bytes it took.
-    pub(crate) fn parse_prefix_str(text: &'a str, utf8: bool) -> Result<(Self, usize), PathError> {
-        let mut cursor = Cursor::new(text, utf8);
-        cursor.expect(b'<', "path must start with '<'")?;
-        let rest = cursor.bytes.get(cursor.pos..).unwrap_or_default();
-        if rest
-            .get(..11)
-            .is_some_and(|head| head.eq_ignore_ascii_case(b"postmaster>"))
-        {
-            return Ok((ForwardPath::Postmaster, cursor.pos + 11));
-        }
-        let mailbox = cursor.path_rest()?;
-        cursor.check_path_len()?;
-        Ok((ForwardPath::Mailbox(mailbox), cursor.pos))
+    #[inline(always)]
+    pub(crate) fn parse_prefix_str(
+        text: &'a str,
+        utf8: &mut Utf8,
+    ) -> Result<(Self, usize), PathError> {
+        let span = scan_path(text, true, utf8)?;
+        let path = match span.mailbox {
+            None => ForwardPath::Postmaster,
+            Some(mailbox) => ForwardPath::Mailbox(mailbox.build()),
+        };
+        Ok((path, span.end))
     }
 
     /// The mailbox, unless the path is `<Postmaster>`.
@@ -505,9 +500,23 @@ fn to_str(input: &[u8], utf8: bool) -> Result<&str, PathError> {
 
 /// Character classes, one bit each, indexed by octet.
 const ATEXT: u8 = 1;
+/// Where the run of octets of `class` that starts at `from` ends.
+#[inline(always)]
+pub(crate) fn run_end(bytes: &[u8], from: usize, class: u8) -> usize {
+    let rest = bytes.get(from..).unwrap_or_default();
+    from + rest
+        .iter()
+        .position(|&b| !has(b, class))
+        .unwrap_or(rest.len())
+}
+
 const LDH: u8 = 2;
-const LET_DIG: u8 = 4;
+pub(crate) const LET_DIG: u8 = 4;
 const DCONTENT: u8 = 8;
+/// esmtp-value octets: `%d33-60 / %d62-126` (RFC 5321 §4.1.2).
+pub(crate) const ESMTP_VALUE: u8 = 16;
+/// esmtp-keyword octets after the first: `ALPHA / DIGIT / "-"`.
+pub(crate) const KEYWORD: u8 = LDH;
 
 static CLASS: [u8; 256] = {
     let mut table = [0u8; 256];
@@ -548,6 +557,9 @@ static CLASS: [u8; 256] = {
         if (c >= 33 && c <= 90) || (c >= 94 && c <= 126) {
             class |= DCONTENT;
         }
+        if c >= 33 && c <= 126 && c != b'=' {
+            class |= ESMTP_VALUE;
+        }
         table[b] = class;
         b += 1;
     }
@@ -556,248 +568,385 @@ static CLASS: [u8; 256] = {
 
 #[inline]
 pub(crate) fn is_atext(b: u8) -> bool {
+    // A u8 index into a 256-entry table.
     CLASS[usize::from(b)] & ATEXT != 0
 }
 
-#[inline]
-fn has(b: u8, class: u8) -> bool {
+#[inline(always)]
+pub(crate) fn has(b: u8, class: u8) -> bool {
+    // A u8 index into a 256-entry table.
     CLASS[usize::from(b)] & class != 0
 }
 
-/// A position in a UTF-8 text being parsed.
-struct Cursor<'a> {
-    text: &'a str,
-    bytes: &'a [u8],
-    pos: usize,
-    utf8: bool,
+/// Whether non-ASCII octets are allowed (SMTPUTF8 in force), and whether
+/// any were met.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Utf8 {
+    allowed: bool,
+    /// A non-ASCII octet was taken.
+    pub(crate) seen: bool,
 }
 
-impl<'a> Cursor<'a> {
-    fn new(text: &'a str, utf8: bool) -> Self {
-        Cursor {
-            text,
-            bytes: text.as_bytes(),
-            pos: 0,
-            utf8,
+impl Utf8 {
+    #[inline(always)]
+    pub(crate) fn new(allowed: bool) -> Self {
+        Utf8 {
+            allowed,
+            seen: false,
         }
     }
 
-    #[inline]
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.pos).copied()
-    }
-
-    #[inline]
-    fn eat(&mut self, b: u8) -> bool {
-        if self.peek() == Some(b) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn expect(&mut self, b: u8, reason: &'static str) -> Result<(), PathError> {
-        if self.eat(b) {
-            Ok(())
-        } else {
-            Err(PathError::Syntax(reason))
-        }
-    }
-
-    fn finish(&self) -> Result<(), PathError> {
-        if self.pos == self.bytes.len() {
-            Ok(())
-        } else {
-            Err(PathError::Syntax("unexpected character"))
-        }
-    }
-
-    #[inline]
-    fn slice(&self, from: usize, to: usize) -> Result<&'a str, PathError> {
-        // Every cut is next to an ASCII delimiter, so on a char boundary.
-        self.text
-            .get(from..to)
-            .ok_or(PathError::Syntax("cut inside a character"))
-    }
-
-    /// A non-ASCII octet where UTF-8 is allowed under SMTPUTF8 only.
-    #[inline]
-    fn non_ascii(&self) -> Result<(), PathError> {
-        if self.utf8 {
+    /// Takes a non-ASCII octet, if allowed.
+    #[inline(always)]
+    fn take(&mut self) -> Result<(), PathError> {
+        if self.allowed {
+            self.seen = true;
             Ok(())
         } else {
             Err(PathError::NonAscii)
         }
     }
+}
 
-    /// The cursor starts at the `<` of a path, so its position is the path's
-    /// length so far.
-    fn check_path_len(&self) -> Result<(), PathError> {
-        if self.pos > MAX_PATH {
-            Err(PathError::PathTooLong)
-        } else {
-            Ok(())
-        }
+/// `text[from..to]`; every cut is next to an ASCII delimiter, so on a char
+/// boundary.
+#[inline(always)]
+fn slice(text: &str, from: usize, to: usize) -> Result<&str, PathError> {
+    text.split_at_checked(to)
+        .and_then(|(head, _)| head.split_at_checked(from))
+        .map(|(_, slice)| slice)
+        .ok_or(PathError::Syntax("cut inside a character"))
+}
+
+/// Scans the local part starting at `start`; returns where it ends.
+#[inline(always)]
+fn scan_local_part(bytes: &[u8], start: usize, utf8: &mut Utf8) -> Result<usize, PathError> {
+    let end = if bytes.get(start) == Some(&b'"') {
+        scan_quoted_string(bytes, start, utf8)?
+    } else {
+        scan_dot_string(bytes, start, utf8)?
+    };
+    if end - start > MAX_LOCAL_PART {
+        return Err(PathError::LocalPartTooLong);
     }
+    Ok(end)
+}
 
-    /// After `<` of a non-null path: `[ A-d-l ":" ] Mailbox ">"`.
-    fn path_rest(&mut self) -> Result<Mailbox<'a>, PathError> {
-        if self.peek() == Some(b'@') {
-            // A source route: read and forget (RFC 5321 §4.1.2, Appendix C).
-            loop {
-                self.expect(b'@', "source route domain must start with '@'")?;
-                self.domain()?;
-                if self.eat(b':') {
-                    break;
+/// `Atom *("." Atom)`.
+#[inline(always)]
+fn scan_dot_string(bytes: &[u8], start: usize, utf8: &mut Utf8) -> Result<usize, PathError> {
+    let mut pos = start;
+    loop {
+        let atom = pos;
+        pos = run_end(bytes, pos, ATEXT);
+        while let Some(&b) = bytes.get(pos)
+            && b >= 0x80
+        {
+            utf8.take()?;
+            pos = run_end(bytes, pos + 1, ATEXT);
+        }
+        if pos == atom {
+            return Err(PathError::Syntax("empty atom in local part"));
+        }
+        if bytes.get(pos) != Some(&b'.') {
+            return Ok(pos);
+        }
+        pos += 1;
+    }
+}
+
+/// `DQUOTE *QcontentSMTP DQUOTE`.
+#[inline(never)]
+fn scan_quoted_string(bytes: &[u8], start: usize, utf8: &mut Utf8) -> Result<usize, PathError> {
+    let mut pos = start + 1;
+    loop {
+        match bytes.get(pos) {
+            None => return Err(PathError::Syntax("unterminated quoted-string")),
+            Some(b'"') => return Ok(pos + 1),
+            Some(b'\\') => {
+                match bytes.get(pos + 1) {
+                    Some(32..=126) => {}
+                    _ => return Err(PathError::Syntax("bad quoted pair")),
                 }
-                self.expect(b',', "bad source route")?;
+                pos += 2;
             }
-        }
-        let mailbox = self.mailbox()?;
-        self.expect(b'>', "path must end with '>'")?;
-        Ok(mailbox)
-    }
-
-    fn mailbox(&mut self) -> Result<Mailbox<'a>, PathError> {
-        let local_part = self.local_part()?;
-        self.expect(b'@', "mailbox needs '@'")?;
-        let domain = self.domain()?;
-        Ok(Mailbox { local_part, domain })
-    }
-
-    fn local_part(&mut self) -> Result<LocalPart<'a>, PathError> {
-        let start = self.pos;
-        if self.eat(b'"') {
-            loop {
-                match self.peek() {
-                    None => return Err(PathError::Syntax("unterminated quoted-string")),
-                    Some(b'"') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    Some(b'\\') => {
-                        match self.bytes.get(self.pos + 1) {
-                            Some(32..=126) => {}
-                            _ => return Err(PathError::Syntax("bad quoted pair")),
-                        }
-                        self.pos += 2;
-                    }
-                    Some(32..=126) => self.pos += 1,
-                    Some(128..) => {
-                        self.non_ascii()?;
-                        self.pos += 1;
-                    }
-                    Some(_) => return Err(PathError::Syntax("control character in quoted-string")),
-                }
+            Some(32..=126) => pos += 1,
+            Some(128..) => {
+                utf8.take()?;
+                pos += 1;
             }
-        } else {
-            loop {
-                let atom = self.pos;
-                while let Some(b) = self.peek() {
-                    if is_atext(b) {
-                        self.pos += 1;
-                    } else if b >= 0x80 {
-                        self.non_ascii()?;
-                        self.pos += 1;
-                    } else {
-                        break;
-                    }
-                }
-                if self.pos == atom {
-                    return Err(PathError::Syntax("empty atom in local part"));
-                }
-                if !self.eat(b'.') {
-                    break;
-                }
-            }
+            Some(_) => return Err(PathError::Syntax("control character in quoted-string")),
         }
-        if self.pos - start > MAX_LOCAL_PART {
-            return Err(PathError::LocalPartTooLong);
-        }
-        Ok(LocalPart {
-            wire: Cow::Borrowed(self.slice(start, self.pos)?),
-        })
     }
+}
 
-    fn domain(&mut self) -> Result<Domain<'a>, PathError> {
-        if self.peek() == Some(b'[') {
-            return self.address_literal();
-        }
-        let start = self.pos;
+/// Scans a domain name or address literal starting at `start`; returns
+/// where it ends and whether it is a literal.
+#[inline(always)]
+fn scan_domain(bytes: &[u8], start: usize, utf8: &mut Utf8) -> Result<(usize, bool), PathError> {
+    if bytes.get(start) == Some(&b'[') {
+        Ok((scan_literal(bytes, start)?, true))
+    } else {
+        Ok((scan_domain_name(bytes, start, utf8)?, false))
+    }
+}
+
+/// `sub-domain *("." sub-domain)`, with U-labels under SMTPUTF8.
+#[inline(always)]
+fn scan_domain_name(bytes: &[u8], start: usize, utf8: &mut Utf8) -> Result<usize, PathError> {
+    let mut pos = start;
+    loop {
+        // One label: a letter, digit or (under SMTPUTF8) non-ASCII octet,
+        // then any of those and `-`, not ending in `-`.
+        let label = pos;
+        let mut ascii = true;
         loop {
-            let label = self.pos;
-            let mut ascii = true;
-            while let Some(b) = self.peek() {
-                if has(b, LDH) {
-                    self.pos += 1;
-                } else if b >= 0x80 {
-                    self.non_ascii()?;
+            pos = run_end(bytes, pos, LDH);
+            match bytes.get(pos) {
+                Some(&b) if b >= 0x80 => {
+                    utf8.take()?;
                     ascii = false;
-                    self.pos += 1;
-                } else {
-                    break;
+                    pos += 1;
                 }
+                _ => break,
             }
-            let Some(label_bytes) = self.bytes.get(label..self.pos) else {
-                return Err(PathError::Syntax("bad label"));
-            };
-            match (label_bytes.first(), label_bytes.last()) {
-                (Some(b'-'), _) | (_, Some(b'-')) => {
-                    return Err(PathError::Syntax("label starts or ends with '-'"));
-                }
-                (None, _) => return Err(PathError::Syntax("empty label in domain")),
-                _ => {}
+        }
+        let text = bytes.get(label..pos).unwrap_or_default();
+        match (text.first(), text.last()) {
+            (None, _) => return Err(PathError::Syntax("empty label in domain")),
+            (Some(b'-'), _) | (_, Some(b'-')) => {
+                return Err(PathError::Syntax("label starts or ends with '-'"));
             }
-            if ascii && label_bytes.len() > MAX_LABEL {
+            _ if ascii && text.len() > MAX_LABEL => {
                 return Err(PathError::Syntax("label longer than 63 octets"));
             }
-            if !self.eat(b'.') {
-                break;
-            }
+            _ => {}
         }
-        if self.pos - start > MAX_DOMAIN {
-            return Err(PathError::DomainTooLong);
+        if bytes.get(pos) != Some(&b'.') {
+            break;
         }
-        Ok(Domain::Name(Cow::Borrowed(self.slice(start, self.pos)?)))
+        pos += 1;
     }
+    if pos - start > MAX_DOMAIN {
+        return Err(PathError::DomainTooLong);
+    }
+    Ok(pos)
+}
 
-    fn address_literal(&mut self) -> Result<Domain<'a>, PathError> {
-        let open = self.pos;
-        let inner_start = open + 1;
-        let rest = self.bytes.get(inner_start..).unwrap_or_default();
-        let Some(len) = memchr::memchr(b']', rest) else {
-            return Err(PathError::Syntax("unterminated address literal"));
-        };
-        let close = inner_start + len;
-        if close + 1 - open > MAX_DOMAIN {
-            return Err(PathError::DomainTooLong);
+/// Finds the `]` that ends the address literal at `start`.
+#[inline(never)]
+fn scan_literal(bytes: &[u8], start: usize) -> Result<usize, PathError> {
+    let rest = bytes.get(start..).unwrap_or_default();
+    let Some(close) = memchr::memchr(b']', rest) else {
+        return Err(PathError::Syntax("unterminated address literal"));
+    };
+    if close + 1 > MAX_DOMAIN {
+        return Err(PathError::DomainTooLong);
+    }
+    Ok(start + close + 1)
+}
+
+/// The domain scanned from `start` to `end`.
+#[inline(always)]
+fn build_domain<'a>(
+    text: &'a str,
+    start: usize,
+    end: usize,
+    literal: bool,
+    utf8: &mut Utf8,
+) -> Result<Domain<'a>, PathError> {
+    let domain = slice(text, start, end)?;
+    if literal {
+        parse_literal(domain, utf8)
+    } else {
+        Ok(Domain::Name(Cow::Borrowed(domain)))
+    }
+}
+
+/// An address literal, brackets included (RFC 5321 §4.1.3).
+#[inline(never)]
+fn parse_literal<'a>(literal: &'a str, utf8: &mut Utf8) -> Result<Domain<'a>, PathError> {
+    let Some(inner) = literal
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+    else {
+        return Err(PathError::Syntax("bad address literal"));
+    };
+    if !inner.is_ascii() {
+        utf8.take()?;
+        return Err(PathError::Syntax("non-ASCII in address literal"));
+    }
+    if let Some((tag, content)) = inner.split_once(':') {
+        if tag.eq_ignore_ascii_case("IPv6") {
+            return content
+                .parse::<Ipv6Addr>()
+                .map(|ip| Domain::Ip(IpAddr::V6(ip)))
+                .map_err(|_| PathError::Syntax("bad IPv6 address literal"));
         }
-        let inner = self.slice(inner_start, close)?;
-        self.pos = close + 1;
-        if let Some((tag, content)) = inner.split_once(':') {
-            if tag.eq_ignore_ascii_case("IPv6") {
-                return content
-                    .parse::<Ipv6Addr>()
-                    .map(|ip| Domain::Ip(IpAddr::V6(ip)))
-                    .map_err(|_| PathError::Syntax("bad IPv6 address literal"));
-            }
-            let tag_ok = tag.bytes().all(|b| has(b, LDH))
-                && tag.bytes().last().is_some_and(|b| has(b, LET_DIG));
-            let content_ok = !content.is_empty() && content.bytes().all(|b| has(b, DCONTENT));
-            if tag_ok && content_ok {
-                Ok(Domain::General(Cow::Borrowed(inner)))
-            } else if inner.is_ascii() {
-                Err(PathError::Syntax("bad general address literal"))
-            } else {
-                self.non_ascii()?;
-                Err(PathError::Syntax("non-ASCII in address literal"))
-            }
+        let tag_ok =
+            tag.bytes().all(|b| has(b, LDH)) && tag.bytes().last().is_some_and(|b| has(b, LET_DIG));
+        let content_ok = !content.is_empty() && content.bytes().all(|b| has(b, DCONTENT));
+        if tag_ok && content_ok {
+            Ok(Domain::General(Cow::Borrowed(inner)))
         } else {
-            parse_ipv4(inner.as_bytes())
-                .map(|ip| Domain::Ip(IpAddr::V4(ip)))
-                .ok_or(PathError::Syntax("bad IPv4 address literal"))
+            Err(PathError::Syntax("bad general address literal"))
         }
+    } else {
+        parse_ipv4(inner.as_bytes())
+            .map(|ip| Domain::Ip(IpAddr::V4(ip)))
+            .ok_or(PathError::Syntax("bad IPv4 address literal"))
+    }
+}
+
+/// `A-d-l ":"` from the `@` at `pos`: read and forget (RFC 5321 §4.1.2,
+/// Appendix C). Returns where the mailbox starts.
+#[inline(never)]
+fn skip_source_route(text: &str, mut pos: usize, utf8: &mut Utf8) -> Result<usize, PathError> {
+    let bytes = text.as_bytes();
+    loop {
+        if bytes.get(pos) != Some(&b'@') {
+            return Err(PathError::Syntax("source route domain must start with '@'"));
+        }
+        let (end, literal) = scan_domain(bytes, pos + 1, utf8)?;
+        build_domain(text, pos + 1, end, literal, utf8)?;
+        pos = end + 1;
+        match bytes.get(end) {
+            Some(b':') => return Ok(pos),
+            Some(b',') => {}
+            _ => return Err(PathError::Syntax("bad source route")),
+        }
+    }
+}
+
+/// The mailbox starting at `start`, and where it ends.
+#[inline(always)]
+fn parse_mailbox_at<'a>(
+    text: &'a str,
+    start: usize,
+    utf8: &mut Utf8,
+) -> Result<(Mailbox<'a>, usize), PathError> {
+    let bytes = text.as_bytes();
+    let local_end = scan_local_part(bytes, start, utf8)?;
+    if bytes.get(local_end) != Some(&b'@') {
+        return Err(PathError::Syntax("mailbox needs '@'"));
+    }
+    let domain_start = local_end + 1;
+    let (domain_end, literal) = scan_domain(bytes, domain_start, utf8)?;
+    let mailbox = Mailbox {
+        local_part: LocalPart {
+            wire: Cow::Borrowed(slice(text, start, local_end)?),
+        },
+        domain: build_domain(text, domain_start, domain_end, literal, utf8)?,
+    };
+    Ok((mailbox, domain_end))
+}
+
+/// Where a scanned path's mailbox lies; turned into a [`Mailbox`] without
+/// further checks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MailboxSpan<'a> {
+    local: &'a str,
+    domain: &'a str,
+    literal: bool,
+}
+
+impl<'a> MailboxSpan<'a> {
+    #[inline(always)]
+    pub(crate) fn build(self) -> Mailbox<'a> {
+        Mailbox {
+            local_part: LocalPart {
+                wire: Cow::Borrowed(self.local),
+            },
+            domain: if self.literal {
+                literal_of(self.domain)
+            } else {
+                Domain::Name(Cow::Borrowed(self.domain))
+            },
+        }
+    }
+}
+
+/// An address literal the scan has checked.
+#[inline(never)]
+fn literal_of(literal: &str) -> Domain<'_> {
+    // The scan validated it; the fallback only keeps this total.
+    parse_literal(literal, &mut Utf8::new(true)).unwrap_or(Domain::General(Cow::Borrowed(literal)))
+}
+
+/// A scanned path: its mailbox (none for `<>` and `<Postmaster>`) and
+/// where it ends, after its `>`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PathSpan<'a> {
+    pub(crate) mailbox: Option<MailboxSpan<'a>>,
+    pub(crate) end: usize,
+}
+
+/// Scans the path at the start of `text`: a reverse-path (`<>` allowed) or
+/// a forward-path (`<Postmaster>` allowed).
+#[inline(always)]
+pub(crate) fn scan_path<'a>(
+    text: &'a str,
+    forward: bool,
+    utf8: &mut Utf8,
+) -> Result<PathSpan<'a>, PathError> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'<') {
+        return Err(PathError::Syntax("path must start with '<'"));
+    }
+    if forward {
+        if bytes.get(1).is_some_and(|&b| b | 0x20 == b'p')
+            && bytes
+                .get(1..12)
+                .is_some_and(|head| head.eq_ignore_ascii_case(b"postmaster>"))
+        {
+            return Ok(PathSpan {
+                mailbox: None,
+                end: 12,
+            });
+        }
+    } else if bytes.get(1) == Some(&b'>') {
+        return Ok(PathSpan {
+            mailbox: None,
+            end: 2,
+        });
+    }
+    let start = if bytes.get(1) == Some(&b'@') {
+        skip_source_route(text, 1, utf8)?
+    } else {
+        1
+    };
+    let local_end = scan_local_part(bytes, start, utf8)?;
+    if bytes.get(local_end) != Some(&b'@') {
+        return Err(PathError::Syntax("mailbox needs '@'"));
+    }
+    let (domain_end, literal) = scan_domain(bytes, local_end + 1, utf8)?;
+    let domain = slice(text, local_end + 1, domain_end)?;
+    if literal {
+        parse_literal(domain, utf8)?;
+    }
+    if bytes.get(domain_end) != Some(&b'>') {
+        return Err(PathError::Syntax("path must end with '>'"));
+    }
+    if domain_end + 1 > MAX_PATH {
+        return Err(PathError::PathTooLong);
+    }
+    Ok(PathSpan {
+        mailbox: Some(MailboxSpan {
+            local: slice(text, start, local_end)?,
+            domain,
+            literal,
+        }),
+        end: domain_end + 1,
+    })
+}
+
+/// Requires `end` to be the end of `text`.
+#[inline(always)]
+fn at_end(text: &str, end: usize) -> Result<(), PathError> {
+    if end == text.len() {
+        Ok(())
+    } else {
+        Err(PathError::Syntax("unexpected character"))
     }
 }
 
@@ -828,10 +977,33 @@ fn parse_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
 /// Parses a domain or address literal that makes up the whole of `text` (the
 /// argument of EHLO and HELO).
 pub(crate) fn parse_domain_str(text: &str, utf8: bool) -> Result<Domain<'_>, PathError> {
-    let mut cursor = Cursor::new(text, utf8);
-    let domain = cursor.domain()?;
-    cursor.finish()?;
-    Ok(domain)
+    let mut utf8 = Utf8::new(utf8);
+    let (end, literal) = scan_domain(text.as_bytes(), 0, &mut utf8)?;
+    at_end(text, end)?;
+    build_domain(text, 0, end, literal, &mut utf8)
+}
+
+/// Checks that `text` is one domain or address literal; returns whether it
+/// is a literal. [`domain_of`] then builds it.
+#[inline(always)]
+pub(crate) fn scan_whole_domain(text: &str, utf8: bool) -> Result<bool, PathError> {
+    let mut utf8 = Utf8::new(utf8);
+    let (end, literal) = scan_domain(text.as_bytes(), 0, &mut utf8)?;
+    at_end(text, end)?;
+    if literal {
+        parse_literal(text, &mut utf8)?;
+    }
+    Ok(literal)
+}
+
+/// The domain of a `text` that [`scan_whole_domain`] accepted.
+#[inline(always)]
+pub(crate) fn domain_of(text: &str, literal: bool) -> Domain<'_> {
+    if literal {
+        literal_of(text)
+    } else {
+        Domain::Name(Cow::Borrowed(text))
+    }
 }
 
 #[cfg(test)]
