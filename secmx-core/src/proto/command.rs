@@ -1,1 +1,776 @@
-//! SMTP commands (RFC 5321 §4.1).
+//! SMTP commands (RFC 5321 §4.1), with BDAT (RFC 3030), STARTTLS (RFC 3207)
+//! and AUTH (RFC 4954).
+//!
+//! ```text
+//! ehlo      = "EHLO" SP ( Domain / address-literal ) CRLF
+//! helo      = "HELO" SP Domain CRLF
+//! mail      = "MAIL FROM:" Reverse-path [SP Mail-parameters] CRLF
+//! rcpt      = "RCPT TO:" ( "<Postmaster@" Domain ">" / "<Postmaster>" /
+//!             Forward-path ) [SP Rcpt-parameters] CRLF
+//! data      = "DATA" CRLF
+//! bdat      = "BDAT" SP chunk-size [ SP end-marker ] CRLF  ; RFC 3030 §2
+//! chunk-size = 1*DIGIT
+//! end-marker = "LAST"
+//! rset      = "RSET" CRLF
+//! vrfy      = "VRFY" SP String CRLF
+//! expn      = "EXPN" SP String CRLF
+//! help      = "HELP" [ SP String ] CRLF
+//! noop      = "NOOP" [ SP String ] CRLF
+//! quit      = "QUIT" CRLF
+//! starttls  = "STARTTLS" CRLF                             ; RFC 3207 §4
+//! auth      = "AUTH" SP sasl-mech [SP initial-response] CRLF ; RFC 4954 §4
+//! sasl-mech = 1*20mech-char                               ; RFC 4422 §3.1
+//! mech-char = UPPER-ALPHA / DIGIT / HYPHEN / UNDERSCORE
+//! initial-response = base64 / "="
+//! ```
+//!
+//! [`Command::parse`] takes one line without its CRLF (framing is
+//! [`crate::proto::line`]'s job) and borrows from it: ordinary commands
+//! allocate nothing (a MAIL or RCPT parameter list allocates only for
+//! unknown parameters, or for xtext with `+XX` escapes).
+//!
+//! How it stays fast: the verb is matched as one folded 32-bit word; the
+//! arguments are checked for UTF-8 once; paths and parameters are scanned
+//! with byte-class tables into positions, and the borrowed values are built
+//! once at the end; known parameter keywords and values are matched as one
+//! folded word each.
+//!
+//! Decisions where the RFCs leave room:
+//! - Verbs, `FROM:`, `TO:`, `LAST`, SASL mechanism names and the
+//!   `Postmaster` of `<Postmaster>` are case-insensitive.
+//! - `MAIL FROM:` and `RCPT TO:` may be followed by one space before the `<`
+//!   (as most MTAs accept); anything else between the colon and the path is
+//!   an error. Runs of spaces between parameters, and trailing spaces after
+//!   any command, are tolerated; the encoder writes neither.
+//! - HELO, like EHLO, accepts an address literal, as real clients send one.
+//!   Both take ASCII only: SMTPUTF8 is not yet in force at EHLO.
+//! - The string of VRFY, EXPN, NOOP and HELP is kept as given with spaces
+//!   around it trimmed; control characters are an error. A NOOP or HELP
+//!   string that is empty after trimming is `None`.
+//! - Non-ASCII in MAIL needs the SMTPUTF8 parameter on the same line; in
+//!   RCPT it needs [`ParseContext::smtputf8`]. Either way the error is
+//!   `553 5.6.7` (RFC 6531 §3.6).
+//! - An AUTH initial response is checked for base64 characters only; `=`
+//!   (an empty response) is kept as given. Decoding is the session's job.
+
+use core::fmt;
+use std::borrow::Cow;
+
+use crate::proto::code::{EnhancedCode, ErrorReply, ReplyCode};
+use crate::proto::param::{self, MailParameters, ParamError, RcptParameters};
+use crate::proto::path::{self, Domain, ForwardPath, PathError, ReversePath, Utf8};
+
+/// `501 5.5.4 Syntax error (no parameters allowed)`: STARTTLS with a
+/// parameter (RFC 3207 §4).
+pub const STARTTLS_NO_PARAMETERS: ErrorReply = ErrorReply {
+    code: ReplyCode::PARAMETER_SYNTAX_ERROR,
+    enhanced: EnhancedCode::INVALID_ARGUMENTS,
+    text: "Syntax error (no parameters allowed)",
+};
+
+/// What the parser needs to know of the session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParseContext {
+    /// The transaction's MAIL carried SMTPUTF8, so RCPT may hold UTF-8
+    /// (RFC 6531 §3.4). MAIL itself looks at its own parameters.
+    pub smtputf8: bool,
+}
+
+impl ParseContext {
+    /// A context with nothing in force.
+    pub const fn new() -> Self {
+        ParseContext { smtputf8: false }
+    }
+
+    /// The same context with SMTPUTF8 in force or not.
+    pub const fn with_smtputf8(mut self, on: bool) -> Self {
+        self.smtputf8 = on;
+        self
+    }
+}
+
+/// A command line that is not a well-formed command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// The verb is not one this crate knows.
+    #[error("command unrecognized")]
+    Unrecognized,
+    /// The arguments break the command's grammar.
+    #[error("bad {verb} arguments: {reason}")]
+    Arguments {
+        /// The command.
+        verb: Verb,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// STARTTLS with a parameter (RFC 3207 §4).
+    #[error("STARTTLS takes no parameters")]
+    StartTlsParameters,
+    /// The domain of EHLO or HELO.
+    #[error("bad {verb} domain: {source}")]
+    Domain {
+        /// EHLO or HELO.
+        verb: Verb,
+        /// What is wrong with it.
+        source: PathError,
+    },
+    /// The path of MAIL or RCPT.
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// A parameter of MAIL or RCPT.
+    #[error(transparent)]
+    Parameter(#[from] ParamError),
+    /// Octets that are not UTF-8 in the arguments of a command other than
+    /// MAIL or RCPT.
+    #[error("{verb} arguments are not UTF-8")]
+    InvalidUtf8 {
+        /// The command.
+        verb: Verb,
+    },
+}
+
+impl CommandError {
+    /// The reply a server sends for this error: `500 5.5.2` for an unknown
+    /// verb, `501 5.5.4` for bad arguments, `501 5.1.3` for a bad address,
+    /// `553 5.6.7` for UTF-8 without SMTPUTF8.
+    pub fn reply(&self) -> ErrorReply {
+        match self {
+            CommandError::Unrecognized => ErrorReply::SYNTAX,
+            CommandError::Arguments { .. }
+            | CommandError::Domain { .. }
+            | CommandError::InvalidUtf8 { .. } => ErrorReply::ARGUMENTS,
+            CommandError::StartTlsParameters => STARTTLS_NO_PARAMETERS,
+            CommandError::Path(error) => error.reply(),
+            CommandError::Parameter(error) => error.reply(),
+        }
+    }
+}
+
+/// Which command, without its arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verb {
+    /// `EHLO`.
+    Ehlo,
+    /// `HELO`.
+    Helo,
+    /// `MAIL`.
+    Mail,
+    /// `RCPT`.
+    Rcpt,
+    /// `DATA`.
+    Data,
+    /// `BDAT` (RFC 3030).
+    Bdat,
+    /// `RSET`.
+    Rset,
+    /// `NOOP`.
+    Noop,
+    /// `QUIT`.
+    Quit,
+    /// `VRFY`.
+    Vrfy,
+    /// `EXPN`.
+    Expn,
+    /// `HELP`.
+    Help,
+    /// `STARTTLS` (RFC 3207).
+    StartTls,
+    /// `AUTH` (RFC 4954).
+    Auth,
+}
+
+impl Verb {
+    /// The verb in upper case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Ehlo => "EHLO",
+            Verb::Helo => "HELO",
+            Verb::Mail => "MAIL",
+            Verb::Rcpt => "RCPT",
+            Verb::Data => "DATA",
+            Verb::Bdat => "BDAT",
+            Verb::Rset => "RSET",
+            Verb::Noop => "NOOP",
+            Verb::Quit => "QUIT",
+            Verb::Vrfy => "VRFY",
+            Verb::Expn => "EXPN",
+            Verb::Help => "HELP",
+            Verb::StartTls => "STARTTLS",
+            Verb::Auth => "AUTH",
+        }
+    }
+}
+
+impl fmt::Display for Verb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A SASL mechanism name (RFC 4422 §3.1; registry of IANA "SASL
+/// Mechanisms").
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AuthMechanism<'a> {
+    /// `PLAIN` (RFC 4616).
+    Plain,
+    /// `LOGIN` (draft-murchison-sasl-login).
+    Login,
+    /// `CRAM-MD5` (RFC 2195).
+    CramMd5,
+    /// `SCRAM-SHA-1` (RFC 5802).
+    ScramSha1,
+    /// `SCRAM-SHA-256` (RFC 7677).
+    ScramSha256,
+    /// `EXTERNAL` (RFC 4422 Appendix A).
+    External,
+    /// `XOAUTH2`.
+    XOAuth2,
+    /// `OAUTHBEARER` (RFC 7628).
+    OAuthBearer,
+    /// Any other name, as given. Never one of the names above.
+    Other(Cow<'a, str>),
+}
+
+impl<'a> AuthMechanism<'a> {
+    /// Reads a mechanism name, case-insensitively: 1 to 20 letters, digits,
+    /// `-` or `_`.
+    pub fn parse(name: &'a str) -> Option<Self> {
+        if name.is_empty()
+            || name.len() > 20
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return None;
+        }
+        const KNOWN: [(&str, AuthMechanism<'static>); 8] = [
+            ("PLAIN", AuthMechanism::Plain),
+            ("LOGIN", AuthMechanism::Login),
+            ("CRAM-MD5", AuthMechanism::CramMd5),
+            ("SCRAM-SHA-1", AuthMechanism::ScramSha1),
+            ("SCRAM-SHA-256", AuthMechanism::ScramSha256),
+            ("EXTERNAL", AuthMechanism::External),
+            ("XOAUTH2", AuthMechanism::XOAuth2),
+            ("OAUTHBEARER", AuthMechanism::OAuthBearer),
+        ];
+        for (known, mechanism) in KNOWN {
+            if name.eq_ignore_ascii_case(known) {
+                return Some(mechanism);
+            }
+        }
+        Some(AuthMechanism::Other(Cow::Borrowed(name)))
+    }
+
+    /// The name: upper case for the known ones, as given for others.
+    pub fn as_str(&self) -> &str {
+        match self {
+            AuthMechanism::Plain => "PLAIN",
+            AuthMechanism::Login => "LOGIN",
+            AuthMechanism::CramMd5 => "CRAM-MD5",
+            AuthMechanism::ScramSha1 => "SCRAM-SHA-1",
+            AuthMechanism::ScramSha256 => "SCRAM-SHA-256",
+            AuthMechanism::External => "EXTERNAL",
+            AuthMechanism::XOAuth2 => "XOAUTH2",
+            AuthMechanism::OAuthBearer => "OAUTHBEARER",
+            AuthMechanism::Other(name) => name,
+        }
+    }
+
+    /// Copies borrowed text so the value outlives its input.
+    pub fn into_owned(self) -> AuthMechanism<'static> {
+        match self {
+            AuthMechanism::Plain => AuthMechanism::Plain,
+            AuthMechanism::Login => AuthMechanism::Login,
+            AuthMechanism::CramMd5 => AuthMechanism::CramMd5,
+            AuthMechanism::ScramSha1 => AuthMechanism::ScramSha1,
+            AuthMechanism::ScramSha256 => AuthMechanism::ScramSha256,
+            AuthMechanism::External => AuthMechanism::External,
+            AuthMechanism::XOAuth2 => AuthMechanism::XOAuth2,
+            AuthMechanism::OAuthBearer => AuthMechanism::OAuthBearer,
+            AuthMechanism::Other(name) => AuthMechanism::Other(Cow::Owned(name.into_owned())),
+        }
+    }
+}
+
+impl fmt::Display for AuthMechanism<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One SMTP command (RFC 5321 §4.1.1 and extensions).
+///
+/// Text fields built by hand must follow the grammar in the module docs
+/// (strings non-empty, without control characters or spaces at their ends)
+/// for [`Command::encode`] to write what [`Command::parse`] reads back as the
+/// same value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Command<'a> {
+    /// `EHLO domain` or `EHLO [address-literal]`.
+    Ehlo(Domain<'a>),
+    /// `HELO domain`.
+    Helo(Domain<'a>),
+    /// `MAIL FROM:<reverse-path> [parameters]`.
+    Mail {
+        /// The reverse-path.
+        from: ReversePath<'a>,
+        /// The parameters.
+        params: MailParameters<'a>,
+    },
+    /// `RCPT TO:<forward-path> [parameters]`.
+    Rcpt {
+        /// The forward-path.
+        to: ForwardPath<'a>,
+        /// The parameters.
+        params: RcptParameters<'a>,
+    },
+    /// `DATA`.
+    Data,
+    /// `BDAT size [LAST]` (RFC 3030 §2).
+    Bdat {
+        /// The chunk size in octets.
+        size: u64,
+        /// This is the last chunk.
+        last: bool,
+    },
+    /// `RSET`.
+    Rset,
+    /// `NOOP [string]`.
+    Noop(Option<Cow<'a, str>>),
+    /// `QUIT`.
+    Quit,
+    /// `VRFY string`.
+    Vrfy(Cow<'a, str>),
+    /// `EXPN string`.
+    Expn(Cow<'a, str>),
+    /// `HELP [string]`.
+    Help(Option<Cow<'a, str>>),
+    /// `STARTTLS` (RFC 3207).
+    StartTls,
+    /// `AUTH mechanism [initial-response]` (RFC 4954 §4).
+    Auth {
+        /// The SASL mechanism.
+        mechanism: AuthMechanism<'a>,
+        /// The base64 initial response as given; `=` is an empty one.
+        initial_response: Option<Cow<'a, str>>,
+    },
+}
+
+const fn tag(name: &[u8; 4]) -> u32 {
+    // Lower case, as the parser folds the input.
+    u32::from_le_bytes([
+        name[0] | 0x20,
+        name[1] | 0x20,
+        name[2] | 0x20,
+        name[3] | 0x20,
+    ])
+}
+
+const EHLO: u32 = tag(b"EHLO");
+const HELO: u32 = tag(b"HELO");
+const MAIL: u32 = tag(b"MAIL");
+const RCPT: u32 = tag(b"RCPT");
+const DATA: u32 = tag(b"DATA");
+const BDAT: u32 = tag(b"BDAT");
+const RSET: u32 = tag(b"RSET");
+const NOOP: u32 = tag(b"NOOP");
+const QUIT: u32 = tag(b"QUIT");
+const VRFY: u32 = tag(b"VRFY");
+const EXPN: u32 = tag(b"EXPN");
+const HELP: u32 = tag(b"HELP");
+const STAR: u32 = tag(b"STAR");
+const AUTH: u32 = tag(b"AUTH");
+
+/// Splits off the verb; the rest is empty or starts with a space.
+#[inline]
+fn split_verb(line: &[u8]) -> Result<(Verb, &[u8]), CommandError> {
+    let Some(head) = line.first_chunk::<4>() else {
+        return Err(CommandError::Unrecognized);
+    };
+    // `| 0x20` folds letters to lower case; all verbs are letters, and no
+    // other octet folds onto a lower-case letter.
+    let word = u32::from_le_bytes(head.map(|b| b | 0x20));
+    let (verb, len) = match word {
+        MAIL => (Verb::Mail, 4),
+        RCPT => (Verb::Rcpt, 4),
+        EHLO => (Verb::Ehlo, 4),
+        DATA => (Verb::Data, 4),
+        QUIT => (Verb::Quit, 4),
+        BDAT => (Verb::Bdat, 4),
+        RSET => (Verb::Rset, 4),
+        NOOP => (Verb::Noop, 4),
+        HELO => (Verb::Helo, 4),
+        STAR if line
+            .get(4..8)
+            .is_some_and(|rest| rest.eq_ignore_ascii_case(b"TTLS")) =>
+        {
+            (Verb::StartTls, 8)
+        }
+        AUTH => (Verb::Auth, 4),
+        VRFY => (Verb::Vrfy, 4),
+        EXPN => (Verb::Expn, 4),
+        HELP => (Verb::Help, 4),
+        _ => return Err(CommandError::Unrecognized),
+    };
+    let rest = line.get(len..).unwrap_or_default();
+    match rest.first() {
+        None | Some(b' ') => Ok((verb, rest)),
+        Some(_) => Err(CommandError::Unrecognized),
+    }
+}
+
+/// Strips `prefix` (ASCII) from `text`, letters case-insensitively.
+#[inline(always)]
+fn strip_prefix_ci<'t, const N: usize>(text: &'t str, prefix: &[u8; N]) -> Option<&'t str> {
+    let head = text.as_bytes().first_chunk::<N>()?;
+    let same = head.iter().zip(prefix).all(|(&b, &p)| {
+        if p.is_ascii_alphabetic() {
+            b | 0x20 == p | 0x20
+        } else {
+            b == p
+        }
+    });
+    if same { text.get(N..) } else { None }
+}
+
+impl<'a> Command<'a> {
+    /// Parses one command line, without its CRLF.
+    pub fn parse(line: &'a [u8], ctx: ParseContext) -> Result<Self, CommandError> {
+        let (verb, rest) = split_verb(line)?;
+        let text = match core::str::from_utf8(rest) {
+            Ok(text) => text,
+            Err(_) => {
+                return Err(match verb {
+                    Verb::Rcpt if !ctx.smtputf8 => PathError::NonAscii.into(),
+                    Verb::Mail | Verb::Rcpt => PathError::InvalidUtf8.into(),
+                    _ => CommandError::InvalidUtf8 { verb },
+                });
+            }
+        };
+        let args = |reason| CommandError::Arguments { verb, reason };
+        match verb {
+            Verb::Mail => parse_mail(text),
+            Verb::Rcpt => parse_rcpt(text, ctx),
+            Verb::Ehlo | Verb::Helo => {
+                // A second argument fails as a bad domain.
+                let arg = arguments(text).ok_or(args("needs one domain"))?;
+                let literal = match path::scan_whole_domain(arg, false) {
+                    Ok(literal) => literal,
+                    Err(source) => return Err(CommandError::Domain { verb, source }),
+                };
+                let domain = path::domain_of(arg, literal);
+                Ok(if verb == Verb::Ehlo {
+                    Command::Ehlo(domain)
+                } else {
+                    Command::Helo(domain)
+                })
+            }
+            Verb::Data | Verb::Rset | Verb::Quit | Verb::StartTls => {
+                if !text.bytes().all(|b| b == b' ') {
+                    return Err(if verb == Verb::StartTls {
+                        CommandError::StartTlsParameters
+                    } else {
+                        args("takes no arguments")
+                    });
+                }
+                Ok(match verb {
+                    Verb::Data => Command::Data,
+                    Verb::Rset => Command::Rset,
+                    Verb::Quit => Command::Quit,
+                    _ => Command::StartTls,
+                })
+            }
+            Verb::Bdat => {
+                let arg = arguments(text).ok_or(args("needs a chunk size"))?;
+                let (size, marker) = match arg.split_once(' ') {
+                    Some((size, marker)) => (size, Some(marker)),
+                    None => (arg, None),
+                };
+                let size = parse_chunk_size(size).ok_or(args("bad chunk size"))?;
+                let last = match marker {
+                    None => false,
+                    Some(marker) if marker.eq_ignore_ascii_case("LAST") => true,
+                    Some(_) => return Err(args("expected LAST")),
+                };
+                Ok(Command::Bdat { size, last })
+            }
+            Verb::Auth => {
+                let arg = arguments(text).ok_or(args("needs a mechanism"))?;
+                let (name, response) = match arg.split_once(' ') {
+                    Some((name, response)) => (name, Some(response)),
+                    None => (arg, None),
+                };
+                let mechanism = AuthMechanism::parse(name).ok_or(args("bad mechanism"))?;
+                if let Some(response) = response
+                    && (response.is_empty()
+                        || !response
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')))
+                {
+                    return Err(args("bad initial response"));
+                }
+                Ok(Command::Auth {
+                    mechanism,
+                    initial_response: response.map(Cow::Borrowed),
+                })
+            }
+            Verb::Noop | Verb::Help | Verb::Vrfy | Verb::Expn => {
+                let string = free_text(text).map_err(args)?;
+                Ok(match (verb, string) {
+                    (Verb::Noop, string) => Command::Noop(string.map(Cow::Borrowed)),
+                    (Verb::Help, string) => Command::Help(string.map(Cow::Borrowed)),
+                    (Verb::Vrfy, Some(string)) => Command::Vrfy(Cow::Borrowed(string)),
+                    (Verb::Expn, Some(string)) => Command::Expn(Cow::Borrowed(string)),
+                    _ => return Err(args("needs a string")),
+                })
+            }
+        }
+    }
+
+    /// Which command this is.
+    pub fn verb(&self) -> Verb {
+        match self {
+            Command::Ehlo(_) => Verb::Ehlo,
+            Command::Helo(_) => Verb::Helo,
+            Command::Mail { .. } => Verb::Mail,
+            Command::Rcpt { .. } => Verb::Rcpt,
+            Command::Data => Verb::Data,
+            Command::Bdat { .. } => Verb::Bdat,
+            Command::Rset => Verb::Rset,
+            Command::Noop(_) => Verb::Noop,
+            Command::Quit => Verb::Quit,
+            Command::Vrfy(_) => Verb::Vrfy,
+            Command::Expn(_) => Verb::Expn,
+            Command::Help(_) => Verb::Help,
+            Command::StartTls => Verb::StartTls,
+            Command::Auth { .. } => Verb::Auth,
+        }
+    }
+
+    /// Writes the command in canonical form (upper-case verb, single
+    /// spaces), CRLF included.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.verb().as_str().as_bytes());
+        match self {
+            Command::Ehlo(domain) | Command::Helo(domain) => {
+                out.push(b' ');
+                domain.encode(out);
+            }
+            Command::Mail { from, params } => {
+                out.extend_from_slice(b" FROM:");
+                from.encode(out);
+                params.encode(out);
+            }
+            Command::Rcpt { to, params } => {
+                out.extend_from_slice(b" TO:");
+                to.encode(out);
+                params.encode(out);
+            }
+            Command::Bdat { size, last } => {
+                out.push(b' ');
+                param::write_u64(*size, out);
+                if *last {
+                    out.extend_from_slice(b" LAST");
+                }
+            }
+            Command::Noop(Some(string))
+            | Command::Help(Some(string))
+            | Command::Vrfy(string)
+            | Command::Expn(string) => {
+                out.push(b' ');
+                out.extend_from_slice(string.as_bytes());
+            }
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => {
+                out.push(b' ');
+                out.extend_from_slice(mechanism.as_str().as_bytes());
+                if let Some(response) = initial_response {
+                    out.push(b' ');
+                    out.extend_from_slice(response.as_bytes());
+                }
+            }
+            Command::Data
+            | Command::Rset
+            | Command::Quit
+            | Command::StartTls
+            | Command::Noop(None)
+            | Command::Help(None) => {}
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// Copies borrowed text so the value outlives its input.
+    pub fn into_owned(self) -> Command<'static> {
+        let owned = |s: Cow<'_, str>| Cow::Owned(s.into_owned());
+        match self {
+            Command::Ehlo(domain) => Command::Ehlo(domain.into_owned()),
+            Command::Helo(domain) => Command::Helo(domain.into_owned()),
+            Command::Mail { from, params } => Command::Mail {
+                from: from.into_owned(),
+                params: params.into_owned(),
+            },
+            Command::Rcpt { to, params } => Command::Rcpt {
+                to: to.into_owned(),
+                params: params.into_owned(),
+            },
+            Command::Data => Command::Data,
+            Command::Bdat { size, last } => Command::Bdat { size, last },
+            Command::Rset => Command::Rset,
+            Command::Noop(string) => Command::Noop(string.map(owned)),
+            Command::Quit => Command::Quit,
+            Command::Vrfy(string) => Command::Vrfy(owned(string)),
+            Command::Expn(string) => Command::Expn(owned(string)),
+            Command::Help(string) => Command::Help(string.map(owned)),
+            Command::StartTls => Command::StartTls,
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => Command::Auth {
+                mechanism: mechanism.into_owned(),
+                initial_response: initial_response.map(owned),
+            },
+        }
+    }
+}
+
+/// `MAIL FROM:<path> [params]`, `text` starting after `MAIL`.
+#[inline]
+fn parse_mail(text: &str) -> Result<Command<'_>, CommandError> {
+    let rest = strip_prefix_ci(text, b" FROM:").ok_or(CommandError::Arguments {
+        verb: Verb::Mail,
+        reason: "expected FROM:",
+    })?;
+    let rest = rest.strip_prefix(' ').unwrap_or(rest);
+    // UTF-8 is allowed if SMTPUTF8 is on this very line (RFC 6531 §3.4),
+    // which is known only once the parameters are read.
+    let mut utf8 = Utf8::new(true);
+    let span = path::scan_path(rest, false, &mut utf8)?;
+    let mut params = MailParameters::default();
+    let tail = after_path(rest, span.end, Verb::Mail)?;
+    let non_ascii = !tail.is_empty() && params.parse_into(tail)?;
+    if (utf8.seen || non_ascii) && !params.smtputf8 {
+        return Err(PathError::NonAscii.into());
+    }
+    let from = match span.mailbox {
+        None => ReversePath::Null,
+        Some(mailbox) => ReversePath::Mailbox(mailbox.build()),
+    };
+    Ok(Command::Mail { from, params })
+}
+
+/// `RCPT TO:<path> [params]`, `text` starting after `RCPT`.
+#[inline]
+fn parse_rcpt(text: &str, ctx: ParseContext) -> Result<Command<'_>, CommandError> {
+    let rest = strip_prefix_ci(text, b" TO:").ok_or(CommandError::Arguments {
+        verb: Verb::Rcpt,
+        reason: "expected TO:",
+    })?;
+    let rest = rest.strip_prefix(' ').unwrap_or(rest);
+    let span = path::scan_path(rest, true, &mut Utf8::new(ctx.smtputf8))?;
+    let mut params = RcptParameters::default();
+    let tail = after_path(rest, span.end, Verb::Rcpt)?;
+    if !tail.is_empty() && params.parse_into(tail)? && !ctx.smtputf8 {
+        return Err(PathError::NonAscii.into());
+    }
+    let to = match span.mailbox {
+        None => ForwardPath::Postmaster,
+        Some(mailbox) => ForwardPath::Mailbox(mailbox.build()),
+    };
+    Ok(Command::Rcpt { to, params })
+}
+
+/// The parameter text after a path that ended at `end`: empty, or after a
+/// space.
+#[inline]
+fn after_path(rest: &str, end: usize, verb: Verb) -> Result<&str, CommandError> {
+    let tail = rest.get(end..).unwrap_or_default();
+    if tail.is_empty() {
+        Ok(tail)
+    } else {
+        tail.strip_prefix(' ').ok_or(CommandError::Arguments {
+            verb,
+            reason: "expected a space after the path",
+        })
+    }
+}
+
+/// The text after the verb's space, trailing spaces removed; `None` if
+/// there is none, or if it starts with a second space.
+#[inline(always)]
+fn arguments(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b' ') {
+        return None;
+    }
+    let mut end = bytes.len();
+    while end > 1 && bytes.get(end - 1) == Some(&b' ') {
+        end -= 1;
+    }
+    if end <= 1 || bytes.get(1) == Some(&b' ') {
+        return None;
+    }
+    text.get(1..end)
+}
+
+/// The string of NOOP, HELP, VRFY and EXPN: trimmed, free of controls.
+fn free_text(text: &str) -> Result<Option<&str>, &'static str> {
+    let string = text.trim_matches(' ');
+    if string.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err("control character");
+    }
+    Ok(if string.is_empty() {
+        None
+    } else {
+        Some(string)
+    })
+}
+
+/// `1*DIGIT` that fits in a u64 (RFC 3030 §2).
+fn parse_chunk_size(text: &str) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    text.bytes().try_fold(0u64, |n, b| {
+        if b.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verb_folding_rfc5321_2_4() {
+        for line in [&b"QUIT"[..], b"quit", b"QuIt", b"QUIT  "] {
+            assert_eq!(
+                Command::parse(line, ParseContext::new()),
+                Ok(Command::Quit),
+                "{line:?}"
+            );
+        }
+        assert_eq!(
+            Command::parse(b"StartTLS", ParseContext::new()),
+            Ok(Command::StartTls)
+        );
+        // A byte that folds to a letter under `| 0x20` only if it was one.
+        assert_eq!(
+            Command::parse(b"QUI\x14", ParseContext::new()),
+            Err(CommandError::Unrecognized)
+        );
+    }
+
+    #[test]
+    fn chunk_size_overflow_rfc3030_2() {
+        assert_eq!(parse_chunk_size("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_chunk_size("18446744073709551616"), None);
+        assert_eq!(parse_chunk_size("12a"), None);
+    }
+}

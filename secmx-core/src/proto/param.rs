@@ -1,1 +1,894 @@
-//! MAIL and RCPT parameters (RFC 5321 §4.1.2).
+//! MAIL and RCPT parameters (RFC 5321 §4.1.2) and the extensions that define
+//! them: SIZE (RFC 1870), BODY (RFC 6152, RFC 3030), SMTPUTF8 (RFC 6531),
+//! REQUIRETLS (RFC 8689), DSN's RET, ENVID, NOTIFY and ORCPT (RFC 3461) and
+//! AUTH (RFC 4954 §5).
+//!
+//! ```text
+//! Mail-parameters = esmtp-param *(SP esmtp-param)
+//! Rcpt-parameters = esmtp-param *(SP esmtp-param)
+//! esmtp-param     = esmtp-keyword ["=" esmtp-value]
+//! esmtp-keyword   = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
+//! esmtp-value     = 1*(%d33-60 / %d62-126)   ; RFC 6531 adds UTF8-non-ascii
+//!
+//! size-param      = "SIZE=" 1*20DIGIT                     ; RFC 1870 §3
+//! body-param      = "BODY=" ("7BIT" / "8BITMIME" / "BINARYMIME")
+//! smtputf8-param  = "SMTPUTF8"                            ; RFC 6531 §3.4
+//! requiretls      = "REQUIRETLS"                          ; RFC 8689 §4
+//! ret-param       = "RET=" ("FULL" / "HDRS")              ; RFC 3461 §4.3
+//! envid-param     = "ENVID=" xtext                        ; RFC 3461 §4.4
+//! auth-param      = "AUTH=" xtext                         ; RFC 4954 §5
+//! notify-param    = "NOTIFY=" ("NEVER" / notify-list)     ; RFC 3461 §4.1
+//! notify-list     = notify-elem *("," notify-elem)
+//! notify-elem     = "SUCCESS" / "FAILURE" / "DELAY"
+//! orcpt-param     = "ORCPT=" addr-type ";" xtext          ; RFC 3461 §4.2
+//!
+//! xtext           = *( xchar / hexchar )                  ; RFC 3461 §4
+//! xchar           = %d33-42 / %d44-60 / %d62-126          ; not "+" or "="
+//! hexchar         = "+" 2HEXDIG
+//! ```
+//!
+//! Decisions where the RFCs leave room:
+//! - Keywords and the enumerated values are case-insensitive; known keywords
+//!   are written back in upper case, unknown ones as given.
+//! - A known keyword given twice is an error; unknown parameters are kept in
+//!   order in `unknown`, repeats included, for the layer above to judge
+//!   (RFC 5321 §4.1.1.11 has it answer `555`).
+//! - At most [`MAX_PARAMETERS`] parameters per command.
+//! - SIZE values over `u64::MAX` (20 digits allow that) read as `u64::MAX`.
+//! - ENVID must decode to printable ASCII (RFC 3461 §4.4); ORCPT and AUTH
+//!   decode to any UTF-8. ORCPT's `utf-8` address type (RFC 6533) is decoded
+//!   as plain xtext: its `\x{..}` escapes are left as they are.
+//! - NOTIFY names each of SUCCESS, FAILURE and DELAY at most once; they are
+//!   written back in that order.
+//! - Runs of spaces between parameters and trailing spaces are tolerated.
+//! - Values may hold UTF-8 (RFC 6531 §3.3) at this layer;
+//!   [`Command::parse`](crate::proto::command::Command::parse) refuses them
+//!   unless SMTPUTF8 is in force.
+
+use core::fmt;
+use core::ops::BitOr;
+use std::borrow::Cow;
+
+use crate::limits::MAX_PARAMETERS;
+use crate::proto::code::ErrorReply;
+use crate::proto::path::{ESMTP_VALUE, KEYWORD, LET_DIG, has, run_end};
+
+/// A MAIL or RCPT parameter that is not well formed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParamError {
+    /// The parameter list breaks the esmtp-param grammar.
+    #[error("bad parameter syntax: {0}")]
+    Syntax(&'static str),
+    /// A known keyword with a value it does not take.
+    #[error("bad value for {0}")]
+    InvalidValue(&'static str),
+    /// A known keyword that needs a value has none.
+    #[error("{0} needs a value")]
+    MissingValue(&'static str),
+    /// A known keyword that takes no value has one (SMTPUTF8, REQUIRETLS).
+    #[error("{0} takes no value")]
+    UnexpectedValue(&'static str),
+    /// A known keyword given twice.
+    #[error("{0} given more than once")]
+    Repeated(&'static str),
+    /// More than [`MAX_PARAMETERS`] parameters.
+    #[error("more than {MAX_PARAMETERS} parameters")]
+    TooMany,
+    /// An xtext value that does not decode.
+    #[error("bad xtext in {keyword}: {error}")]
+    Xtext {
+        /// The parameter.
+        keyword: &'static str,
+        /// What is wrong with it.
+        error: XtextError,
+    },
+}
+
+impl ParamError {
+    /// The reply a server sends for this error: `501 5.5.4`.
+    pub fn reply(&self) -> ErrorReply {
+        ErrorReply::ARGUMENTS
+    }
+}
+
+/// Why an xtext string does not decode (RFC 3461 §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum XtextError {
+    /// A character outside `!` to `~`, or a bare `=`.
+    #[error("character not allowed in xtext")]
+    BadCharacter,
+    /// A `+` not followed by two hexadecimal digits.
+    #[error("'+' not followed by two hex digits")]
+    BadHexchar,
+    /// The decoded octets are not UTF-8.
+    #[error("decoded xtext is not UTF-8")]
+    NotUtf8,
+}
+
+/// Decodes xtext (RFC 3461 §4): `+XX` becomes the octet `XX`. Borrows when
+/// there is no `+`. Lower-case hex digits are accepted too.
+pub fn xtext_decode(input: &str) -> Result<Cow<'_, str>, XtextError> {
+    let bytes = input.as_bytes();
+    if !bytes.iter().all(|&b| is_xchar(b) || b == b'+') {
+        return Err(XtextError::BadCharacter);
+    }
+    let Some(first) = memchr::memchr(b'+', bytes) else {
+        return Ok(Cow::Borrowed(input));
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(bytes.get(..first).unwrap_or_default());
+    let mut rest = bytes.get(first..).unwrap_or_default();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'+' {
+            let (Some(hi), Some(lo)) = (
+                tail.first().and_then(|&h| hex_value(h)),
+                tail.get(1).and_then(|&l| hex_value(l)),
+            ) else {
+                return Err(XtextError::BadHexchar);
+            };
+            out.push(hi << 4 | lo);
+            rest = tail.get(2..).unwrap_or_default();
+        } else {
+            out.push(b);
+            rest = tail;
+        }
+    }
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| XtextError::NotUtf8)
+}
+
+/// Encodes `value` as xtext (RFC 3461 §4): every octet outside `!` to `~`,
+/// and `+` and `=`, becomes `+XX` (upper case). Borrows when nothing needs
+/// encoding.
+pub fn xtext_encode(value: &str) -> Cow<'_, str> {
+    if value.bytes().all(is_xchar) {
+        return Cow::Borrowed(value);
+    }
+    let mut out = Vec::with_capacity(value.len() + 8);
+    xtext_encode_into(value, &mut out);
+    // Every octet written is printable ASCII.
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Appends `value` encoded as xtext (RFC 3461 §4) to `out`.
+pub fn xtext_encode_into(value: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in value.bytes() {
+        if is_xchar(b) {
+            out.push(b);
+        } else {
+            out.push(b'+');
+            // Both indexes are below 16.
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0x0f)]);
+        }
+    }
+}
+
+#[inline]
+fn is_xchar(b: u8) -> bool {
+    matches!(b, 33..=126) && b != b'+' && b != b'='
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    }
+}
+
+/// A parameter this crate does not interpret, kept as given.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Parameter<'a> {
+    /// The esmtp-keyword, as given.
+    pub keyword: Cow<'a, str>,
+    /// The esmtp-value, as given, if there was an `=`.
+    pub value: Option<Cow<'a, str>>,
+}
+
+impl Parameter<'_> {
+    /// Writes `keyword` or `keyword=value`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.keyword.as_bytes());
+        if let Some(value) = &self.value {
+            out.push(b'=');
+            out.extend_from_slice(value.as_bytes());
+        }
+    }
+
+    /// Copies borrowed text so the value outlives its input.
+    pub fn into_owned(self) -> Parameter<'static> {
+        Parameter {
+            keyword: Cow::Owned(self.keyword.into_owned()),
+            value: self.value.map(|value| Cow::Owned(value.into_owned())),
+        }
+    }
+}
+
+/// The body type of the BODY parameter (RFC 6152 §2, RFC 3030 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Body {
+    /// `7BIT`.
+    SevenBit,
+    /// `8BITMIME` (RFC 6152).
+    EightBitMime,
+    /// `BINARYMIME` (RFC 3030), sent with BDAT only.
+    BinaryMime,
+}
+
+impl Body {
+    /// The keyword value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Body::SevenBit => "7BIT",
+            Body::EightBitMime => "8BITMIME",
+            Body::BinaryMime => "BINARYMIME",
+        }
+    }
+}
+
+/// What a DSN returns of the message, RET (RFC 3461 §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ret {
+    /// `FULL`: the whole message.
+    Full,
+    /// `HDRS`: the headers only.
+    Hdrs,
+}
+
+impl Ret {
+    /// The keyword value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ret::Full => "FULL",
+            Ret::Hdrs => "HDRS",
+        }
+    }
+}
+
+/// When to send a DSN, NOTIFY (RFC 3461 §4.1): `NEVER`, or any non-empty set
+/// of SUCCESS, FAILURE and DELAY. Combine with `|`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Notify(u8);
+
+impl Notify {
+    /// `NEVER`: no DSN at all. The empty set.
+    pub const NEVER: Notify = Notify(0);
+    /// `SUCCESS`.
+    pub const SUCCESS: Notify = Notify(1);
+    /// `FAILURE`.
+    pub const FAILURE: Notify = Notify(2);
+    /// `DELAY`.
+    pub const DELAY: Notify = Notify(4);
+
+    /// True for `NEVER`.
+    pub const fn is_never(self) -> bool {
+        self.0 == 0
+    }
+
+    /// True if SUCCESS is asked for.
+    pub const fn success(self) -> bool {
+        self.0 & Self::SUCCESS.0 != 0
+    }
+
+    /// True if FAILURE is asked for.
+    pub const fn failure(self) -> bool {
+        self.0 & Self::FAILURE.0 != 0
+    }
+
+    /// True if DELAY is asked for.
+    pub const fn delay(self) -> bool {
+        self.0 & Self::DELAY.0 != 0
+    }
+
+    /// Parses `value`; `bytes` are the octets from the value's start to the
+    /// end of the line.
+    #[inline]
+    fn parse(value: &str, mut bytes: &[u8]) -> Result<Notify, ParamError> {
+        const BAD: ParamError = ParamError::InvalidValue("NOTIFY");
+        let mut notify = Notify::NEVER;
+        let mut rest = value.as_bytes();
+        loop {
+            let (element, tail) = match rest.iter().position(|&b| b == b',') {
+                Some(comma) => (rest.get(..comma).unwrap_or_default(), rest.get(comma + 1..)),
+                None => (rest, None),
+            };
+            let bit = match fold_prefix(bytes, element.len()) {
+                SUCCESS => Notify::SUCCESS,
+                FAILURE => Notify::FAILURE,
+                DELAY => Notify::DELAY,
+                // NEVER only alone.
+                NEVER if value.len() == element.len() => return Ok(Notify::NEVER),
+                _ => return Err(BAD),
+            };
+            if notify.0 & bit.0 != 0 {
+                return Err(BAD);
+            }
+            notify = notify | bit;
+            match tail {
+                Some(tail) => {
+                    rest = tail;
+                    bytes = bytes.get(element.len() + 1..).unwrap_or_default();
+                }
+                None => return Ok(notify),
+            }
+        }
+    }
+}
+
+impl BitOr for Notify {
+    type Output = Notify;
+
+    fn bitor(self, rhs: Notify) -> Notify {
+        Notify(self.0 | rhs.0)
+    }
+}
+
+impl fmt::Display for Notify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_never() {
+            return f.write_str("NEVER");
+        }
+        let mut first = true;
+        for (on, name) in [
+            (self.success(), "SUCCESS"),
+            (self.failure(), "FAILURE"),
+            (self.delay(), "DELAY"),
+        ] {
+            if on {
+                if !first {
+                    f.write_str(",")?;
+                }
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The original recipient, ORCPT (RFC 3461 §4.2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Orcpt<'a> {
+    /// The address type, as given (`rfc822`, `utf-8`, ...).
+    pub addr_type: Cow<'a, str>,
+    /// The address, xtext-decoded.
+    pub address: Cow<'a, str>,
+}
+
+impl Orcpt<'_> {
+    /// Copies borrowed text so the value outlives its input.
+    pub fn into_owned(self) -> Orcpt<'static> {
+        Orcpt {
+            addr_type: Cow::Owned(self.addr_type.into_owned()),
+            address: Cow::Owned(self.address.into_owned()),
+        }
+    }
+}
+
+/// The parameters of `MAIL FROM:` (RFC 5321 §4.1.1.2).
+///
+/// `unknown` must not hold a keyword that has a field here, or encoding
+/// would not read back as the same value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct MailParameters<'a> {
+    /// SIZE, the declared message size in octets (RFC 1870).
+    pub size: Option<u64>,
+    /// BODY (RFC 6152, RFC 3030).
+    pub body: Option<Body>,
+    /// SMTPUTF8 was given (RFC 6531 §3.4).
+    pub smtputf8: bool,
+    /// REQUIRETLS was given (RFC 8689 §4).
+    pub requiretls: bool,
+    /// RET (RFC 3461 §4.3).
+    pub ret: Option<Ret>,
+    /// ENVID, xtext-decoded (RFC 3461 §4.4).
+    pub envid: Option<Cow<'a, str>>,
+    /// AUTH, xtext-decoded: a mailbox or `<>` (RFC 4954 §5).
+    pub auth: Option<Cow<'a, str>>,
+    /// Every other parameter, in order.
+    pub unknown: Vec<Parameter<'a>>,
+}
+
+impl<'a> MailParameters<'a> {
+    /// Parses a space-separated parameter list (the text after the
+    /// reverse-path and its space).
+    pub fn parse(input: &'a [u8]) -> Result<Self, ParamError> {
+        let text =
+            core::str::from_utf8(input).map_err(|_| ParamError::Syntax("parameters not UTF-8"))?;
+        Self::parse_str(text)
+    }
+
+    pub(crate) fn parse_str(text: &'a str) -> Result<Self, ParamError> {
+        let mut params = MailParameters::default();
+        params.parse_into(text)?;
+        Ok(params)
+    }
+
+    /// Adds the parameters in `text`; returns whether any value held
+    /// non-ASCII (allowed under SMTPUTF8 only, RFC 6531 §3.3).
+    #[inline]
+    pub(crate) fn parse_into(&mut self, text: &'a str) -> Result<bool, ParamError> {
+        for_each_param(text, |key, keyword, value| self.add(key, keyword, value))
+    }
+
+    #[inline(always)]
+    fn add(
+        &mut self,
+        key: u128,
+        keyword: &'a str,
+        value: Option<(&'a str, &'a [u8])>,
+    ) -> Result<(), ParamError> {
+        match key {
+            SIZE => {
+                let size = parse_size(needs_value(value, "SIZE")?.0)?;
+                set_once(&mut self.size, size, "SIZE")
+            }
+            BODY => {
+                let (value, bytes) = needs_value(value, "BODY")?;
+                let body = match fold_prefix(bytes, value.len()) {
+                    EIGHTBITMIME => Body::EightBitMime,
+                    SEVENBIT => Body::SevenBit,
+                    BINARYMIME => Body::BinaryMime,
+                    _ => return Err(ParamError::InvalidValue("BODY")),
+                };
+                set_once(&mut self.body, body, "BODY")
+            }
+            SMTPUTF8 => set_flag(&mut self.smtputf8, value.is_some(), "SMTPUTF8"),
+            REQUIRETLS => set_flag(&mut self.requiretls, value.is_some(), "REQUIRETLS"),
+            AUTH => {
+                let auth = decode(needs_value(value, "AUTH")?.0, "AUTH")?;
+                set_once(&mut self.auth, auth, "AUTH")
+            }
+            RET => {
+                let (value, bytes) = needs_value(value, "RET")?;
+                let ret = match fold_prefix(bytes, value.len()) {
+                    FULL => Ret::Full,
+                    HDRS => Ret::Hdrs,
+                    _ => return Err(ParamError::InvalidValue("RET")),
+                };
+                set_once(&mut self.ret, ret, "RET")
+            }
+            ENVID => {
+                let envid = decode(needs_value(value, "ENVID")?.0, "ENVID")?;
+                if !envid.bytes().all(|b| matches!(b, 32..=126)) {
+                    return Err(ParamError::InvalidValue("ENVID"));
+                }
+                set_once(&mut self.envid, envid, "ENVID")
+            }
+            _ => {
+                self.unknown
+                    .push(unknown(keyword, value.map(|(value, _)| value)));
+                Ok(())
+            }
+        }
+    }
+
+    /// True when no parameter is set.
+    pub fn is_empty(&self) -> bool {
+        *self == MailParameters::default()
+    }
+
+    /// Writes each parameter preceded by a space: known ones first, in the
+    /// order of the fields, then `unknown` in order. Writes nothing when
+    /// empty.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        if let Some(size) = self.size {
+            out.extend_from_slice(b" SIZE=");
+            write_u64(size, out);
+        }
+        if let Some(body) = self.body {
+            out.extend_from_slice(b" BODY=");
+            out.extend_from_slice(body.as_str().as_bytes());
+        }
+        if self.smtputf8 {
+            out.extend_from_slice(b" SMTPUTF8");
+        }
+        if self.requiretls {
+            out.extend_from_slice(b" REQUIRETLS");
+        }
+        if let Some(ret) = self.ret {
+            out.extend_from_slice(b" RET=");
+            out.extend_from_slice(ret.as_str().as_bytes());
+        }
+        if let Some(envid) = &self.envid {
+            out.extend_from_slice(b" ENVID=");
+            xtext_encode_into(envid, out);
+        }
+        if let Some(auth) = &self.auth {
+            out.extend_from_slice(b" AUTH=");
+            xtext_encode_into(auth, out);
+        }
+        for param in &self.unknown {
+            out.push(b' ');
+            param.encode(out);
+        }
+    }
+
+    /// Copies borrowed text so the value outlives its input.
+    pub fn into_owned(self) -> MailParameters<'static> {
+        MailParameters {
+            size: self.size,
+            body: self.body,
+            smtputf8: self.smtputf8,
+            requiretls: self.requiretls,
+            ret: self.ret,
+            envid: self.envid.map(|v| Cow::Owned(v.into_owned())),
+            auth: self.auth.map(|v| Cow::Owned(v.into_owned())),
+            unknown: self
+                .unknown
+                .into_iter()
+                .map(Parameter::into_owned)
+                .collect(),
+        }
+    }
+}
+
+/// The parameters of `RCPT TO:` (RFC 5321 §4.1.1.3).
+///
+/// `unknown` must not hold a keyword that has a field here, or encoding
+/// would not read back as the same value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct RcptParameters<'a> {
+    /// NOTIFY (RFC 3461 §4.1).
+    pub notify: Option<Notify>,
+    /// ORCPT (RFC 3461 §4.2).
+    pub orcpt: Option<Orcpt<'a>>,
+    /// Every other parameter, in order.
+    pub unknown: Vec<Parameter<'a>>,
+}
+
+impl<'a> RcptParameters<'a> {
+    /// Parses a space-separated parameter list (the text after the
+    /// forward-path and its space).
+    pub fn parse(input: &'a [u8]) -> Result<Self, ParamError> {
+        let text =
+            core::str::from_utf8(input).map_err(|_| ParamError::Syntax("parameters not UTF-8"))?;
+        Self::parse_str(text)
+    }
+
+    pub(crate) fn parse_str(text: &'a str) -> Result<Self, ParamError> {
+        let mut params = RcptParameters::default();
+        params.parse_into(text)?;
+        Ok(params)
+    }
+
+    /// Adds the parameters in `text`; returns whether any value held
+    /// non-ASCII (allowed under SMTPUTF8 only, RFC 6531 §3.3).
+    #[inline]
+    pub(crate) fn parse_into(&mut self, text: &'a str) -> Result<bool, ParamError> {
+        for_each_param(text, |key, keyword, value| self.add(key, keyword, value))
+    }
+
+    #[inline(always)]
+    fn add(
+        &mut self,
+        key: u128,
+        keyword: &'a str,
+        value: Option<(&'a str, &'a [u8])>,
+    ) -> Result<(), ParamError> {
+        match key {
+            NOTIFY => {
+                let (value, bytes) = needs_value(value, "NOTIFY")?;
+                let notify = Notify::parse(value, bytes)?;
+                set_once(&mut self.notify, notify, "NOTIFY")
+            }
+            ORCPT => {
+                let value = needs_value(value, "ORCPT")?.0;
+                let Some((addr_type, address)) = value.split_once(';') else {
+                    return Err(ParamError::InvalidValue("ORCPT"));
+                };
+                if addr_type.is_empty()
+                    || !addr_type.bytes().all(crate::proto::path::is_atext)
+                    || address.is_empty()
+                {
+                    return Err(ParamError::InvalidValue("ORCPT"));
+                }
+                let orcpt = Orcpt {
+                    addr_type: Cow::Borrowed(addr_type),
+                    address: decode(address, "ORCPT")?,
+                };
+                set_once(&mut self.orcpt, orcpt, "ORCPT")
+            }
+            _ => {
+                self.unknown
+                    .push(unknown(keyword, value.map(|(value, _)| value)));
+                Ok(())
+            }
+        }
+    }
+
+    /// True when no parameter is set.
+    pub fn is_empty(&self) -> bool {
+        self.notify.is_none() && self.orcpt.is_none() && self.unknown.is_empty()
+    }
+
+    /// Writes each parameter preceded by a space: NOTIFY, ORCPT, then
+    /// `unknown` in order. Writes nothing when empty.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        if let Some(notify) = self.notify {
+            out.extend_from_slice(b" NOTIFY=");
+            out.extend_from_slice(notify.to_string().as_bytes());
+        }
+        if let Some(orcpt) = &self.orcpt {
+            out.extend_from_slice(b" ORCPT=");
+            out.extend_from_slice(orcpt.addr_type.as_bytes());
+            out.push(b';');
+            xtext_encode_into(&orcpt.address, out);
+        }
+        for param in &self.unknown {
+            out.push(b' ');
+            param.encode(out);
+        }
+    }
+
+    /// Copies borrowed text so the value outlives its input.
+    pub fn into_owned(self) -> RcptParameters<'static> {
+        RcptParameters {
+            notify: self.notify,
+            orcpt: self.orcpt.map(Orcpt::into_owned),
+            unknown: self
+                .unknown
+                .into_iter()
+                .map(Parameter::into_owned)
+                .collect(),
+        }
+    }
+}
+
+fn unknown<'a>(keyword: &'a str, value: Option<&'a str>) -> Parameter<'a> {
+    Parameter {
+        keyword: Cow::Borrowed(keyword),
+        value: value.map(Cow::Borrowed),
+    }
+}
+
+#[inline(always)]
+fn needs_value<T>(value: Option<T>, keyword: &'static str) -> Result<T, ParamError> {
+    value.ok_or(ParamError::MissingValue(keyword))
+}
+
+fn decode<'a>(value: &'a str, keyword: &'static str) -> Result<Cow<'a, str>, ParamError> {
+    xtext_decode(value).map_err(|error| ParamError::Xtext { keyword, error })
+}
+
+/// Sets a field given at most once.
+#[inline(always)]
+fn set_once<T>(slot: &mut Option<T>, value: T, keyword: &'static str) -> Result<(), ParamError> {
+    if slot.is_some() {
+        Err(ParamError::Repeated(keyword))
+    } else {
+        *slot = Some(value);
+        Ok(())
+    }
+}
+
+/// Sets a flag that takes no value and is given at most once.
+#[inline(always)]
+fn set_flag(slot: &mut bool, has_value: bool, keyword: &'static str) -> Result<(), ParamError> {
+    if has_value {
+        Err(ParamError::UnexpectedValue(keyword))
+    } else if *slot {
+        Err(ParamError::Repeated(keyword))
+    } else {
+        *slot = true;
+        Ok(())
+    }
+}
+
+/// A word of at most 16 octets folded to lower case, as a number, to match
+/// known keywords and values (all letters, digits and `-`) in one compare.
+/// Folding with `| 0x20` is exact on letters, digits and `-`, and no other
+/// printable octet folds onto one of them; longer words fold to
+/// `u128::MAX`, which matches nothing.
+const fn fold(word: &[u8]) -> u128 {
+    if word.len() > 16 {
+        return u128::MAX;
+    }
+    let mut folded = 0u128;
+    let mut i = 0;
+    while i < word.len() {
+        // `i < word.len()`; only ever run on constants, at compile time.
+        folded |= ((word[i] | 0x20) as u128) << (8 * i);
+        i += 1;
+    }
+    folded
+}
+
+/// [`fold`] at run time.
+#[inline(always)]
+fn fold_word(word: &[u8]) -> u128 {
+    if word.len() <= 8 {
+        let mut buf = [0u8; 8];
+        for (to, &from) in buf.iter_mut().zip(word) {
+            *to = from | 0x20;
+        }
+        u128::from(u64::from_le_bytes(buf))
+    } else if word.len() <= 16 {
+        let mut buf = [0u8; 16];
+        for (to, &from) in buf.iter_mut().zip(word) {
+            *to = from | 0x20;
+        }
+        u128::from_le_bytes(buf)
+    } else {
+        u128::MAX
+    }
+}
+
+/// [`fold`] of the first `len` octets of `bytes`, reading them as whole
+/// words when `bytes` is long enough (the octets past `len` are masked off).
+#[inline(always)]
+fn fold_prefix(bytes: &[u8], len: usize) -> u128 {
+    if len < 8 {
+        if let Some(chunk) = bytes.first_chunk::<8>() {
+            let word = u64::from_le_bytes(*chunk) | 0x2020_2020_2020_2020;
+            return u128::from(word & ((1u64 << (8 * len)) - 1));
+        }
+    } else if len < 16
+        && let Some(chunk) = bytes.first_chunk::<16>()
+    {
+        let word = u128::from_le_bytes(*chunk) | 0x2020_2020_2020_2020_2020_2020_2020_2020;
+        return word & ((1u128 << (8 * len)) - 1);
+    }
+    fold_word(bytes.get(..len).unwrap_or_default())
+}
+
+const SIZE: u128 = fold(b"SIZE");
+const BODY: u128 = fold(b"BODY");
+const SMTPUTF8: u128 = fold(b"SMTPUTF8");
+const REQUIRETLS: u128 = fold(b"REQUIRETLS");
+const AUTH: u128 = fold(b"AUTH");
+const RET: u128 = fold(b"RET");
+const ENVID: u128 = fold(b"ENVID");
+const NOTIFY: u128 = fold(b"NOTIFY");
+const ORCPT: u128 = fold(b"ORCPT");
+const SEVENBIT: u128 = fold(b"7BIT");
+const EIGHTBITMIME: u128 = fold(b"8BITMIME");
+const BINARYMIME: u128 = fold(b"BINARYMIME");
+const FULL: u128 = fold(b"FULL");
+const HDRS: u128 = fold(b"HDRS");
+const NEVER: u128 = fold(b"NEVER");
+const SUCCESS: u128 = fold(b"SUCCESS");
+const FAILURE: u128 = fold(b"FAILURE");
+const DELAY: u128 = fold(b"DELAY");
+
+/// `1*20DIGIT` (RFC 1870 §3), saturating at `u64::MAX`.
+#[inline(always)]
+fn parse_size(value: &str) -> Result<u64, ParamError> {
+    if value.is_empty() || value.len() > 20 {
+        return Err(ParamError::InvalidValue("SIZE"));
+    }
+    let mut size = 0u64;
+    for b in value.bytes() {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return Err(ParamError::InvalidValue("SIZE"));
+        }
+        size = size.saturating_mul(10).saturating_add(u64::from(digit));
+    }
+    Ok(size)
+}
+
+/// Writes `n` in decimal.
+pub(crate) fn write_u64(mut n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        if let Some(slot) = digits.get_mut(at) {
+            *slot = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(at..).unwrap_or_default());
+}
+
+/// Splits `text` into esmtp-params and hands each to `f` with its folded
+/// keyword; returns whether a value held non-ASCII.
+#[inline(always)]
+fn for_each_param<'a>(
+    text: &'a str,
+    mut f: impl FnMut(u128, &'a str, Option<(&'a str, &'a [u8])>) -> Result<(), ParamError>,
+) -> Result<bool, ParamError> {
+    let bytes = text.as_bytes();
+    let cut = |from: usize, to: usize| {
+        text.split_at_checked(to)
+            .and_then(|(head, _)| head.split_at_checked(from))
+            .map(|(_, slice)| slice)
+            .ok_or(ParamError::Syntax("cut inside a character"))
+    };
+    let mut pos = 0;
+    let mut count = 0;
+    let mut non_ascii = false;
+    loop {
+        while bytes.get(pos) == Some(&b' ') {
+            pos += 1;
+        }
+        let Some(&first) = bytes.get(pos) else {
+            return Ok(non_ascii);
+        };
+        count += 1;
+        if count > MAX_PARAMETERS {
+            return Err(ParamError::TooMany);
+        }
+        if !has(first, LET_DIG) {
+            return Err(ParamError::Syntax(
+                "keyword must start with a letter or digit",
+            ));
+        }
+        let start = pos;
+        pos = run_end(bytes, pos + 1, KEYWORD);
+        let key = fold_prefix(bytes.get(start..).unwrap_or_default(), pos - start);
+        let keyword = cut(start, pos)?;
+        let value = match bytes.get(pos) {
+            None | Some(b' ') => None,
+            Some(b'=') => {
+                pos += 1;
+                let start = pos;
+                loop {
+                    pos = run_end(bytes, pos, ESMTP_VALUE);
+                    match bytes.get(pos) {
+                        None | Some(b' ') => break,
+                        Some(b'=') => return Err(ParamError::Syntax("'=' in parameter value")),
+                        Some(128..=255) => {
+                            non_ascii = true;
+                            pos += 1;
+                        }
+                        Some(_) => {
+                            return Err(ParamError::Syntax("control character in parameter"));
+                        }
+                    }
+                }
+                if pos == start {
+                    return Err(ParamError::Syntax("empty parameter value"));
+                }
+                Some((cut(start, pos)?, bytes.get(start..).unwrap_or_default()))
+            }
+            Some(_) => return Err(ParamError::Syntax("bad character in keyword")),
+        };
+        f(key, keyword, value)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xtext_round_trip_rfc3461_4() {
+        assert_eq!(xtext_decode("a+2Bb+3Dc"), Ok(Cow::Borrowed("a+b=c")));
+        assert!(matches!(xtext_decode("plain"), Ok(Cow::Borrowed("plain"))));
+        assert_eq!(xtext_encode("a+b=c d"), "a+2Bb+3Dc+20d");
+        assert_eq!(xtext_decode("+C3+A9"), Ok(Cow::Borrowed("é")));
+        assert_eq!(xtext_encode("é"), "+C3+A9");
+        assert_eq!(xtext_decode("a+2"), Err(XtextError::BadHexchar));
+        assert_eq!(xtext_decode("a+zz"), Err(XtextError::BadHexchar));
+        assert_eq!(xtext_decode("a=b"), Err(XtextError::BadCharacter));
+        assert_eq!(xtext_decode("a b"), Err(XtextError::BadCharacter));
+        assert_eq!(xtext_decode("+FF"), Err(XtextError::NotUtf8));
+    }
+
+    #[test]
+    fn write_u64_digits() {
+        for n in [0, 7, 10, 12345, u64::MAX] {
+            let mut out = Vec::new();
+            write_u64(n, &mut out);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn mail_size_does_not_allocate_rfc1870() {
+        let params = MailParameters::parse(b"SIZE=123").unwrap();
+        assert_eq!(params.size, Some(123));
+        assert_eq!(params.unknown.capacity(), 0);
+    }
+}
