@@ -25,5 +25,16 @@ pub mod proto;
 pub mod time;
 pub mod transport;
 
+pub use rustls;
+
 pub use proto::Status;
 pub use proto::code::{EnhancedCode, ErrorReply, ReplyClass, ReplyCode};
+pub use proto::command::{Command, CommandError, ParseContext, Verb};
+pub use proto::data::{BdatReceiver, BodyReport, DotStuffer, DotUnstuffer, Unstuffed};
+pub use proto::ehlo::{Capabilities, EhloError, Keyword, Size};
+pub use proto::line::{LineError, LineReader};
+pub use proto::param::{Body, MailParameters, Notify, Orcpt, RcptParameters, Ret};
+pub use proto::path::{Domain, ForwardPath, LocalPart, Mailbox, PathError, ReversePath};
+pub use proto::reply::{Reply, ReplyError, ReplyParser};
+pub use time::{Deadline, Timeouts};
+pub use transport::{Phase, StartTlsError, TlsInfo, Transport, TransportError};
