@@ -30,6 +30,7 @@ use std::fmt;
 use hickory_proto::rr::Name;
 
 use crate::limits::{MAX_SOR_TARGETS, SECMX_MX_PREFERENCE, SMTP_PORT};
+use crate::names::{lower, same};
 use crate::secmx_rr::SecmxRdata;
 
 /// One of the four ways a domain names a secure only receiver.
@@ -155,14 +156,17 @@ pub(crate) struct Inputs<'a> {
 pub(crate) fn merge(inputs: &Inputs<'_>) -> Vec<SorTarget> {
     let mut out: Vec<SorTarget> = Vec::new();
     let mut add = |host: &Name, port: u16, convention: Convention, certificate: bool| {
-        if let Some(t) = out.iter_mut().find(|t| t.port == port && t.host == *host) {
+        if let Some(t) = out
+            .iter_mut()
+            .find(|t| t.port == port && same(&t.host, host))
+        {
             t.conventions.insert(convention);
             t.certificate_flag |= certificate;
         } else if out.len() < MAX_SOR_TARGETS {
             let mut conventions = Conventions::new();
             conventions.insert(convention);
             out.push(SorTarget {
-                host: host.to_lowercase(),
+                host: lower(host),
                 port,
                 conventions,
                 certificate_flag: certificate,
@@ -196,7 +200,10 @@ pub(crate) fn merge(inputs: &Inputs<'_>) -> Vec<SorTarget> {
         }
     }
 
-    let named_by_mx = inputs.mx.iter().any(|(_, host)| host == inputs.naming_host);
+    let named_by_mx = inputs
+        .mx
+        .iter()
+        .any(|(_, host)| same(host, inputs.naming_host));
     if inputs.naming_has_address || named_by_mx {
         add(inputs.naming_host, SMTP_PORT, Convention::Naming, false);
     }

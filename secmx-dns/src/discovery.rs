@@ -37,6 +37,7 @@ use crate::limits::{
     MAX_ADDRESSES, MAX_MX, MAX_SECMX, MAX_SRV, MAX_TLSA, MAX_TXT, SMTP_PORT,
 };
 use crate::mx::{self, MailRoute, MxHost, MxSet};
+use crate::names::{self, lower, same};
 use crate::query::{Query, Transport, encode_query};
 use crate::response::{self, Indeterminate, Outcome};
 use crate::secmx_rr::SecmxRdata;
@@ -230,12 +231,14 @@ impl Discovered {
 
     /// The addresses of `host`.
     pub fn addresses(&self, host: &Name) -> Option<&HostAddresses> {
-        self.hosts.iter().find(|h| h.host == *host)
+        self.hosts.iter().find(|h| same(&h.host, host))
     }
 
     /// The authenticated TLSA RRset of `host` and `port`.
     pub fn tlsa(&self, host: &Name, port: u16) -> Option<&TlsaSet> {
-        self.tlsa.iter().find(|t| t.port == port && t.host == *host)
+        self.tlsa
+            .iter()
+            .find(|t| t.port == port && same(&t.host, host))
     }
 }
 
@@ -272,8 +275,6 @@ struct Lookup {
     name: Name,
     record_type: RecordType,
     purpose: Purpose,
-    /// For TLSA look-ups: the target host and port.
-    tlsa_for: Option<(Name, u16)>,
     state: State,
     outcome: Outcome,
     authenticated: bool,
@@ -284,6 +285,8 @@ struct Lookup {
 const SRV: usize = 0;
 const MX: usize = 1;
 const SECMX: usize = 2;
+/// The naming host `secmx.D` is the first host.
+const NAMING_SLOT: usize = 0;
 
 /// Discovery of the SecMX receivers and mail route of one domain. See the
 /// [crate docs](crate) for the run loop.
@@ -293,10 +296,32 @@ pub struct Discovery {
     naming_host: Name,
     config: Config,
     lookups: Vec<Lookup>,
+    /// Every target host, with its A and AAAA look-ups.
+    hosts: Vec<HostSlot>,
+    /// Every TLSA look-up, by host and port.
+    tlsa: Vec<TlsaSlot>,
     queue: VecDeque<usize>,
     sent: usize,
     id_state: u64,
     result_taken: bool,
+    /// Scratch space: positions of the answer records of one response.
+    found: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+struct HostSlot {
+    name: Name,
+    key: u64,
+    a: usize,
+    aaaa: usize,
+}
+
+#[derive(Debug, Clone)]
+struct TlsaSlot {
+    /// Index in `Discovery::hosts`.
+    host: usize,
+    port: u16,
+    lookup: usize,
 }
 
 impl Discovery {
@@ -310,7 +335,12 @@ impl Discovery {
         if domain.is_empty() || domain == "." {
             return Err(invalid("empty"));
         }
-        let name = Name::from_utf8(domain).map_err(|e| invalid(&e.to_string()))?;
+        let name = if domain.is_ascii() {
+            Name::from_ascii(domain)
+        } else {
+            Name::from_utf8(domain)
+        }
+        .map_err(|e| invalid(&e.to_string()))?;
         Self::with_name(name, config)
     }
 
@@ -325,40 +355,33 @@ impl Discovery {
                 reason: "the root".into(),
             });
         }
-        let derived = |labels: &[&str]| -> Result<Name, Error> {
-            let mut name = domain.clone();
-            for label in labels.iter().rev() {
-                name = name
-                    .prepend_label(*label)
-                    .map_err(|_| Error::DomainTooLong)?;
-            }
-            Ok(name)
-        };
-        let srv_name = derived(&["_secmx", "_tcp"])?;
-        let naming_host = derived(&["secmx"])?;
-        let sts_name = derived(&["_mta-sts"])?;
-        let rpt_name = derived(&["_smtp", "_tls"])?;
+        let derived = |labels: &[&[u8]]| prefixed(labels, &domain).ok_or(Error::DomainTooLong);
+        let srv_name = derived(&[b"_secmx", b"_tcp"])?;
+        let naming_host = derived(&[b"secmx"])?;
+        let sts_name = derived(&[b"_mta-sts"])?;
+        let rpt_name = derived(&[b"_smtp", b"_tls"])?;
         let mut this = Self {
             naming_host: naming_host.clone(),
+            id_state: config.id_seed,
             config,
-            lookups: Vec::new(),
-            queue: VecDeque::new(),
+            lookups: Vec::with_capacity(16),
+            hosts: Vec::with_capacity(4),
+            tlsa: Vec::new(),
+            queue: VecDeque::with_capacity(16),
             sent: 0,
-            id_state: 0,
             result_taken: false,
+            found: Vec::new(),
             domain: domain.clone(),
         };
-        this.id_state = this.config.id_seed;
         let secmx_type = RecordType::from(this.config.secmx_type);
         // The order fixes SRV, MX, SECMX at 0, 1, 2.
-        this.ensure(srv_name, RecordType::SRV, Purpose::SecmxSrv, None);
-        this.ensure(domain.clone(), RecordType::MX, Purpose::Mx, None);
-        this.ensure(domain, secmx_type, Purpose::SecmxRr, None);
-        this.ensure(naming_host.clone(), RecordType::A, Purpose::Naming, None);
-        this.ensure(naming_host, RecordType::AAAA, Purpose::Naming, None);
+        this.push(srv_name, RecordType::SRV, Purpose::SecmxSrv);
+        this.push(domain.clone(), RecordType::MX, Purpose::Mx);
+        this.push(domain, secmx_type, Purpose::SecmxRr);
+        this.ensure_host(&naming_host, Purpose::Naming);
         if this.config.mta_sts {
-            this.ensure(sts_name, RecordType::TXT, Purpose::MtaSts, None);
-            this.ensure(rpt_name, RecordType::TXT, Purpose::TlsRpt, None);
+            this.push(sts_name, RecordType::TXT, Purpose::MtaSts);
+            this.push(rpt_name, RecordType::TXT, Purpose::TlsRpt);
         }
         Ok(this)
     }
@@ -452,11 +475,17 @@ impl Discovery {
             self.queue.push_front(i);
             return Ok(Handled::RetryOverTcp);
         }
-        let (outcome, records) = response::classify(&message, &lookup.name, lookup.record_type);
+        let outcome =
+            response::classify(&message, &lookup.name, lookup.record_type, &mut self.found);
         let authenticated = self.config.trusted_resolver
             && message.metadata.authentic_data
             && !outcome.is_indeterminate();
-        let data = extract(lookup.purpose, lookup.record_type, &records);
+        let records = self
+            .found
+            .iter()
+            .filter_map(|&i| message.answers.get(i))
+            .map(|r| &r.data);
+        let data = extract(lookup.purpose, lookup.record_type, records);
         self.complete(i, outcome, authenticated, data);
         Ok(Handled::Answer)
     }
@@ -554,27 +583,14 @@ impl Discovery {
         }
     }
 
-    /// Adds a look-up unless the same question is already there.
-    fn ensure(
-        &mut self,
-        name: Name,
-        record_type: RecordType,
-        purpose: Purpose,
-        tlsa_for: Option<(Name, u16)>,
-    ) {
-        let exists = self
-            .lookups
-            .iter()
-            .any(|l| l.record_type == record_type && l.name == name);
-        if exists {
-            return;
-        }
-        self.queue.push_back(self.lookups.len());
+    /// Adds a look-up and queues it; returns its index.
+    fn push(&mut self, name: Name, record_type: RecordType, purpose: Purpose) -> usize {
+        let i = self.lookups.len();
+        self.queue.push_back(i);
         self.lookups.push(Lookup {
             name,
             record_type,
             purpose,
-            tlsa_for,
             state: State::Queued {
                 transport: Transport::Udp,
                 attempt: 0,
@@ -583,27 +599,44 @@ impl Discovery {
             authenticated: false,
             data: Data::Empty,
         });
+        i
     }
 
-    fn ensure_host(&mut self, host: &Name) {
-        let host = host.to_lowercase();
-        self.ensure(host.clone(), RecordType::A, Purpose::Address, None);
-        self.ensure(host, RecordType::AAAA, Purpose::Address, None);
+    /// A and AAAA look-ups for `host`, unless it has them already;
+    /// returns its index in `self.hosts`.
+    fn ensure_host(&mut self, host: &Name, purpose: Purpose) -> usize {
+        let key = names::key(host);
+        if let Some(i) = self
+            .hosts
+            .iter()
+            .position(|h| h.key == key && same(&h.name, host))
+        {
+            return i;
+        }
+        let name = lower(host);
+        let a = self.push(name.clone(), RecordType::A, purpose);
+        let aaaa = self.push(name.clone(), RecordType::AAAA, purpose);
+        self.hosts.push(HostSlot { name, key, a, aaaa });
+        self.hosts.len() - 1
     }
 
-    /// TLSA at `_port._tcp.host` (RFC 7672 §2.2). A host too long for the
-    /// prefix cannot have TLSA records and gets no look-up.
-    fn ensure_tlsa(&mut self, host: &Name, port: u16) {
-        if !self.config.tlsa {
+    /// TLSA at `_port._tcp.host` (RFC 7672 §2.2) for the host in slot
+    /// `host`, unless already asked. A host too long for the prefix cannot
+    /// have TLSA records and gets no look-up.
+    fn ensure_tlsa(&mut self, host: usize, port: u16) {
+        if !self.config.tlsa || self.tlsa.iter().any(|t| t.host == host && t.port == port) {
             return;
         }
-        let host = host.to_lowercase();
-        let name = host
-            .prepend_label("_tcp")
-            .and_then(|n| n.prepend_label(format!("_{port}")));
-        if let Ok(name) = name {
-            self.ensure(name, RecordType::TLSA, Purpose::Tlsa, Some((host, port)));
-        }
+        let Some(slot) = self.hosts.get(host) else {
+            return;
+        };
+        let mut digits = [0u8; 6];
+        let port_label = port_label(port, &mut digits);
+        let Some(name) = prefixed(&[port_label, b"_tcp"], &slot.name) else {
+            return;
+        };
+        let lookup = self.push(name, RecordType::TLSA, Purpose::Tlsa);
+        self.tlsa.push(TlsaSlot { host, port, lookup });
     }
 
     /// Ends a look-up and queues the look-ups its answer calls for.
@@ -612,79 +645,85 @@ impl Discovery {
             return;
         };
         lookup.state = State::Done;
-        lookup.outcome = outcome.clone();
         lookup.authenticated = authenticated;
-        lookup.data = data;
         let purpose = lookup.purpose;
-        let is_naming_address = lookup.name == self.naming_host;
-        let mut targets: Vec<(Name, u16)> = Vec::new();
-        let mut naming_tlsa = false;
         if purpose == Purpose::Mx && outcome == Outcome::NoData {
             // RFC 5321 §5.1: no MX, the domain itself is the implicit MX.
-            targets.push((self.domain.clone(), SMTP_PORT));
+            let domain = self.domain.clone();
+            self.follow(&domain, SMTP_PORT, authenticated);
         }
-        match &self.lookups[i].data {
+        match &data {
             Data::Mx(records) => {
                 for (_, host) in records.iter().filter(|(_, h)| !h.is_root()) {
-                    targets.push((host.clone(), SMTP_PORT));
+                    self.follow(host, SMTP_PORT, authenticated);
                 }
             }
             Data::Srv(records) => {
                 for r in conventions::srv_order(records) {
-                    targets.push((r.target.clone(), r.port));
+                    self.follow(&r.target, r.port, authenticated);
                 }
             }
             Data::Secmx(records) => {
                 for r in records.iter().filter(|r| !r.target.is_root()) {
-                    targets.push((r.target.clone(), r.port()));
+                    self.follow(&r.target, r.port(), authenticated);
                 }
             }
-            Data::V4(a) if is_naming_address && authenticated && !a.is_empty() => {
-                naming_tlsa = true;
+            Data::V4(a) if purpose == Purpose::Naming && authenticated && !a.is_empty() => {
+                // The naming convention: secmx.D (slot 0) has authenticated
+                // addresses.
+                self.ensure_tlsa(NAMING_SLOT, SMTP_PORT);
             }
-            Data::V6(a) if is_naming_address && authenticated && !a.is_empty() => {
-                naming_tlsa = true;
+            Data::V6(a) if purpose == Purpose::Naming && authenticated && !a.is_empty() => {
+                self.ensure_tlsa(NAMING_SLOT, SMTP_PORT);
             }
             _ => {}
         }
-        if naming_tlsa {
-            // The naming convention: secmx.D has authenticated addresses.
-            let host = self.naming_host.clone();
-            self.ensure_tlsa(&host, SMTP_PORT);
-        }
-        for (host, port) in targets {
-            self.ensure_host(&host);
-            if authenticated {
-                self.ensure_tlsa(&host, port);
-            }
+        if let Some(lookup) = self.lookups.get_mut(i) {
+            lookup.outcome = outcome;
+            lookup.data = data;
         }
     }
 
-    fn lookup(&self, name: &Name, record_type: RecordType) -> Option<&Lookup> {
-        self.lookups
-            .iter()
-            .find(|l| l.record_type == record_type && l.name == *name)
+    /// The look-ups a target calls for: its addresses, and its TLSA
+    /// records when the answer that named it was authenticated.
+    fn follow(&mut self, host: &Name, port: u16, authenticated: bool) {
+        let slot = self.ensure_host(host, Purpose::Address);
+        if authenticated {
+            self.ensure_tlsa(slot, port);
+        }
     }
 
-    fn host_addresses(&self, host: &Name) -> Option<HostAddresses> {
-        let a = self.lookup(host, RecordType::A)?;
-        let aaaa = self.lookup(host, RecordType::AAAA)?;
-        let ipv4 = match &a.data {
-            Data::V4(v) => v.clone(),
+    fn host_addresses(&self, slot: &HostSlot) -> HostAddresses {
+        let (a, aaaa) = (self.lookups.get(slot.a), self.lookups.get(slot.aaaa));
+        let ipv4 = match a.map(|l| &l.data) {
+            Some(Data::V4(v)) => v.clone(),
             _ => Vec::new(),
         };
-        let ipv6 = match &aaaa.data {
-            Data::V6(v) => v.clone(),
+        let ipv6 = match aaaa.map(|l| &l.data) {
+            Some(Data::V6(v)) => v.clone(),
             _ => Vec::new(),
         };
-        Some(HostAddresses {
-            host: host.clone(),
+        let outcome = |l: Option<&Lookup>| {
+            l.map(|l| l.outcome.clone())
+                .unwrap_or(Outcome::Indeterminate(Indeterminate::Timeout))
+        };
+        HostAddresses {
+            host: slot.name.clone(),
             ipv4,
             ipv6,
-            a: a.outcome.clone(),
-            aaaa: aaaa.outcome.clone(),
-            authenticated: a.authenticated && aaaa.authenticated,
-        })
+            a: outcome(a),
+            aaaa: outcome(aaaa),
+            authenticated: a.is_some_and(|l| l.authenticated)
+                && aaaa.is_some_and(|l| l.authenticated),
+        }
+    }
+
+    /// Where `host` is in `self.hosts` (and in `Discovered::hosts`).
+    fn host_index(&self, host: &Name) -> Option<usize> {
+        let key = names::key(host);
+        self.hosts
+            .iter()
+            .position(|h| h.key == key && same(&h.name, host))
     }
 
     fn build(&self) -> Discovered {
@@ -703,23 +742,19 @@ impl Discovery {
         };
         let auth = |i: usize| get(i).is_some_and(|l| l.authenticated);
 
-        let mut hosts: Vec<HostAddresses> = Vec::new();
-        for l in &self.lookups {
-            if l.record_type == RecordType::A
-                && let Some(h) = self.host_addresses(&l.name)
-            {
-                hosts.push(h);
-            }
-        }
+        let hosts: Vec<HostAddresses> = self
+            .hosts
+            .iter()
+            .map(|slot| self.host_addresses(slot))
+            .collect();
         let host_auth = |host: &Name| {
-            hosts
-                .iter()
-                .find(|h| h.host == *host)
+            self.host_index(host)
+                .and_then(|i| hosts.get(i))
                 .is_some_and(|h| h.authenticated)
         };
+        // The naming host is always the first slot.
         let naming_has_address = hosts
-            .iter()
-            .find(|h| h.host == self.naming_host)
+            .first()
             .is_some_and(|h| !h.ipv4.is_empty() || !h.ipv6.is_empty());
 
         let mut sors = conventions::merge(&Inputs {
@@ -729,7 +764,7 @@ impl Discovery {
             naming_host: &self.naming_host,
             naming_has_address,
         });
-        let naming_by_mx = mx_records.iter().any(|(_, h)| *h == self.naming_host);
+        let naming_by_mx = mx_records.iter().any(|(_, h)| same(h, &self.naming_host));
         for t in &mut sors {
             let mut ok = host_auth(&t.host);
             for c in t.conventions.iter() {
@@ -746,16 +781,21 @@ impl Discovery {
         let mx = self.mail_route(mx_records, &hosts, auth(MX));
 
         let mut tlsa = Vec::new();
-        for l in &self.lookups {
-            let (Some((host, port)), Data::Tlsa(records)) = (&l.tlsa_for, &l.data) else {
+        for t in &self.tlsa {
+            let (Some(l), Some(slot)) = (self.lookups.get(t.lookup), self.hosts.get(t.host)) else {
                 continue;
             };
+            let Data::Tlsa(records) = &l.data else {
+                continue;
+            };
+            let (host, port) = (&slot.name, &t.port);
             let target_ok = sors
                 .iter()
-                .any(|t| t.authenticated && t.port == *port && t.host == *host)
+                .any(|t| t.authenticated && t.port == *port && same(&t.host, host))
                 || match &mx {
                     MailRoute::Hosts(h) => {
-                        *port == SMTP_PORT && h.iter().any(|m| m.authenticated && m.host == *host)
+                        *port == SMTP_PORT
+                            && h.iter().any(|m| m.authenticated && same(&m.host, host))
                     }
                     _ => false,
                 };
@@ -831,9 +871,8 @@ impl Discovery {
         mx_authenticated: bool,
     ) -> MailRoute {
         let host_auth = |host: &Name| {
-            hosts
-                .iter()
-                .find(|h| h.host == *host)
+            self.host_index(host)
+                .and_then(|i| hosts.get(i))
                 .is_some_and(|h| h.authenticated)
         };
         let outcome = self
@@ -858,7 +897,7 @@ impl Discovery {
                 ),
             },
             Outcome::NoData => {
-                let Some(own) = hosts.iter().find(|h| h.host == self.domain) else {
+                let Some(own) = self.host_index(&self.domain).and_then(|i| hosts.get(i)) else {
                     return MailRoute::Indeterminate(Indeterminate::QueryLimit);
                 };
                 if !own.ipv4.is_empty() || !own.ipv6.is_empty() {
@@ -882,13 +921,16 @@ impl Discovery {
 
 /// Takes what a look-up needs from the records of its answer, within the
 /// limits. Records that do not decode (a bad SECMX RDATA) are skipped.
-fn extract(purpose: Purpose, record_type: RecordType, records: &[&RData]) -> Data {
+fn extract<'m>(
+    purpose: Purpose,
+    record_type: RecordType,
+    records: impl Iterator<Item = &'m RData>,
+) -> Data {
     match (purpose, record_type) {
         (Purpose::Mx, _) => Data::Mx(
             records
-                .iter()
                 .filter_map(|r| match r {
-                    RData::MX(mx) => Some((mx.preference, mx.exchange.to_lowercase())),
+                    RData::MX(mx) => Some((mx.preference, lower(&mx.exchange))),
                     _ => None,
                 })
                 .take(MAX_MX)
@@ -896,13 +938,12 @@ fn extract(purpose: Purpose, record_type: RecordType, records: &[&RData]) -> Dat
         ),
         (Purpose::SecmxSrv, _) => Data::Srv(
             records
-                .iter()
                 .filter_map(|r| match r {
                     RData::SRV(s) => Some(SrvRecord {
                         priority: s.priority,
                         weight: s.weight,
                         port: s.port,
-                        target: s.target.to_lowercase(),
+                        target: lower(&s.target),
                     }),
                     _ => None,
                 })
@@ -911,13 +952,12 @@ fn extract(purpose: Purpose, record_type: RecordType, records: &[&RData]) -> Dat
         ),
         (Purpose::SecmxRr, _) => Data::Secmx(
             records
-                .iter()
                 .filter_map(|r| match r {
                     RData::Unknown { rdata, .. } => SecmxRdata::decode(&rdata.anything).ok(),
                     _ => None,
                 })
                 .map(|mut r| {
-                    r.target = r.target.to_lowercase();
+                    r.target = lower(&r.target);
                     r
                 })
                 .take(MAX_SECMX)
@@ -925,7 +965,6 @@ fn extract(purpose: Purpose, record_type: RecordType, records: &[&RData]) -> Dat
         ),
         (Purpose::Naming | Purpose::Address, RecordType::A) => Data::V4(
             records
-                .iter()
                 .filter_map(|r| match r {
                     RData::A(a) => Some(a.0),
                     _ => None,
@@ -935,7 +974,6 @@ fn extract(purpose: Purpose, record_type: RecordType, records: &[&RData]) -> Dat
         ),
         (Purpose::Naming | Purpose::Address, _) => Data::V6(
             records
-                .iter()
                 .filter_map(|r| match r {
                     RData::AAAA(a) => Some(a.0),
                     _ => None,
@@ -945,7 +983,6 @@ fn extract(purpose: Purpose, record_type: RecordType, records: &[&RData]) -> Dat
         ),
         (Purpose::Tlsa, _) => Data::Tlsa(
             records
-                .iter()
                 .filter_map(|r| match r {
                     RData::TLSA(t) => Some(TlsaRecord::from_hickory(t)),
                     _ => None,
@@ -955,7 +992,6 @@ fn extract(purpose: Purpose, record_type: RecordType, records: &[&RData]) -> Dat
         ),
         (Purpose::MtaSts | Purpose::TlsRpt, _) => Data::Txt(
             records
-                .iter()
                 .filter_map(|r| match r {
                     RData::TXT(t) => {
                         Some(t.txt_data.iter().flat_map(|s| s.iter().copied()).collect())
@@ -966,4 +1002,33 @@ fn extract(purpose: Purpose, record_type: RecordType, records: &[&RData]) -> Dat
                 .collect(),
         ),
     }
+}
+
+/// `labels` followed by `base`, or `None` past 255 octets.
+fn prefixed(labels: &[&[u8]], base: &Name) -> Option<Name> {
+    let mut name = Name::new();
+    for label in labels {
+        name = name.append_label(*label).ok()?;
+    }
+    name.append_name(base).ok()
+}
+
+/// The label `_<port>` (RFC 6698 §3), written into `buf`.
+fn port_label(port: u16, buf: &mut [u8; 6]) -> &[u8] {
+    buf[0] = b'_';
+    let mut digits = [0u8; 5];
+    let mut n = port;
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for (i, d) in digits[..len].iter().rev().enumerate() {
+        buf[1 + i] = *d;
+    }
+    &buf[..=len]
 }

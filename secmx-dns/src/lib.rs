@@ -146,6 +146,7 @@ mod discovery;
 pub mod error;
 pub mod limits;
 pub mod mx;
+mod names;
 pub mod query;
 pub mod response;
 pub mod secmx_rr;

@@ -26,6 +26,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 
 use crate::error::ResponseError;
 use crate::limits::{HEADER_LEN, MAX_CNAME_CHAIN, MAX_MESSAGE, MAX_RECORDS};
+use crate::names::same;
 
 /// What one look-up found.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -108,68 +109,70 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Message, ResponseError> {
 /// Whether the response's only question is `name`/`record_type`/IN.
 pub(crate) fn question_matches(message: &Message, name: &Name, record_type: RecordType) -> bool {
     match message.queries.as_slice() {
-        [q] => q.query_type() == record_type && q.query_class() == DNSClass::IN && q.name() == name,
+        [q] => {
+            q.query_type() == record_type && q.query_class() == DNSClass::IN && same(q.name(), name)
+        }
         _ => false,
     }
 }
 
-/// The outcome of a response and, for [`Outcome::Answer`], the RDATA of
-/// the records of `record_type` owned by `name` or by the end of the CNAME
-/// chain that starts at `name`. Records of another owner, type or class are
-/// ignored. Cost: at most `MAX_CNAME_CHAIN + 1` passes over the answers.
-pub(crate) fn classify<'m>(
-    message: &'m Message,
+/// The outcome of a response. For [`Outcome::Answer`], `found` receives
+/// the positions in `message.answers` of the records of `record_type` owned
+/// by `name` or by the end of the CNAME chain that starts at `name`.
+/// Records of another owner, type or class are ignored. Cost: at most
+/// `MAX_CNAME_CHAIN + 1` passes over the answers.
+pub(crate) fn classify(
+    message: &Message,
     name: &Name,
     record_type: RecordType,
-) -> (Outcome, Vec<&'m RData>) {
+    found: &mut Vec<usize>,
+) -> Outcome {
+    found.clear();
     match message.metadata.response_code {
         ResponseCode::NoError | ResponseCode::NXDomain => {}
-        ResponseCode::ServFail => return (Outcome::Indeterminate(Indeterminate::ServFail), vec![]),
-        ResponseCode::Refused => return (Outcome::Indeterminate(Indeterminate::Refused), vec![]),
-        other => {
-            return (
-                Outcome::Indeterminate(Indeterminate::Rcode(u16::from(other))),
-                vec![],
-            );
-        }
+        ResponseCode::ServFail => return Outcome::Indeterminate(Indeterminate::ServFail),
+        ResponseCode::Refused => return Outcome::Indeterminate(Indeterminate::Refused),
+        other => return Outcome::Indeterminate(Indeterminate::Rcode(u16::from(other))),
     }
-    let mut chain: Vec<&Name> = vec![name];
+    let mut chain: [Option<&Name>; MAX_CNAME_CHAIN + 1] = [None; MAX_CNAME_CHAIN + 1];
+    let mut links = 0;
     let mut current = name;
     loop {
-        let mut found = Vec::new();
         let mut cname = None;
-        for record in &message.answers {
-            if record.dns_class != DNSClass::IN || record.name != *current {
+        for (i, record) in message.answers.iter().enumerate() {
+            if record.dns_class != DNSClass::IN || !same(&record.name, current) {
                 continue;
             }
             if record.record_type() == record_type {
-                found.push(&record.data);
+                found.push(i);
             } else if let RData::CNAME(target) = &record.data {
                 cname.get_or_insert(&target.0);
             }
         }
         if !found.is_empty() {
-            return (Outcome::Answer, found);
+            return Outcome::Answer;
         }
         let Some(target) = cname else {
             break;
         };
-        if chain.contains(&target) {
-            return (Outcome::Indeterminate(Indeterminate::CnameLoop), vec![]);
+        let seen = same(name, target) || chain.iter().flatten().any(|n| same(n, target));
+        if seen {
+            return Outcome::Indeterminate(Indeterminate::CnameLoop);
         }
-        if chain.len() > MAX_CNAME_CHAIN {
-            return (
-                Outcome::Indeterminate(Indeterminate::CnameChainTooLong),
-                vec![],
-            );
+        let Some(slot) = chain.get_mut(links) else {
+            return Outcome::Indeterminate(Indeterminate::CnameChainTooLong);
+        };
+        if links == MAX_CNAME_CHAIN {
+            return Outcome::Indeterminate(Indeterminate::CnameChainTooLong);
         }
-        chain.push(target);
+        *slot = Some(target);
+        links += 1;
         current = target;
     }
     if message.metadata.response_code == ResponseCode::NXDomain {
-        (Outcome::NxDomain, vec![])
+        Outcome::NxDomain
     } else {
-        (Outcome::NoData, vec![])
+        Outcome::NoData
     }
 }
 
@@ -207,8 +210,9 @@ mod tests {
     }
 
     fn outcome(m: &Message, qname: &str, qtype: RecordType) -> (Outcome, usize) {
-        let (o, records) = classify(m, &name(qname), qtype);
-        (o, records.len())
+        let mut found = vec![99];
+        let o = classify(m, &name(qname), qtype, &mut found);
+        (o, found.len())
     }
 
     #[test]
