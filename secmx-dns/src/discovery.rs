@@ -304,7 +304,9 @@ pub struct Discovery {
     sent: usize,
     id_state: u64,
     result_taken: bool,
-    /// Scratch space: positions of the answer records of one response.
+    /// Scratch space: the answer records of one response, and the
+    /// positions of those that answer the question.
+    answers: Vec<response::Answer>,
     found: Vec<usize>,
 }
 
@@ -370,6 +372,7 @@ impl Discovery {
             queue: VecDeque::with_capacity(16),
             sent: 0,
             result_taken: false,
+            answers: Vec::new(),
             found: Vec::new(),
             domain: domain.clone(),
         };
@@ -446,8 +449,8 @@ impl Discovery {
         bytes: &[u8],
     ) -> Result<Handled, ResponseError> {
         let _ = now;
-        let message = response::decode(bytes)?;
-        let id = message.metadata.id;
+        let header = response::header(bytes)?;
+        let id = header.metadata.id;
         let Some(i) = self
             .lookups
             .iter()
@@ -456,10 +459,12 @@ impl Discovery {
             return Err(ResponseError::UnknownId(id));
         };
         let lookup = &self.lookups[i];
-        if !response::question_matches(&message, &lookup.name, lookup.record_type) {
+        let Some(question_end) =
+            response::question_matches(bytes, &lookup.name, lookup.record_type)
+        else {
             return Err(ResponseError::QuestionMismatch(id));
-        }
-        if message.metadata.truncation
+        };
+        if header.metadata.truncation
             && matches!(
                 lookup.state,
                 State::InFlight {
@@ -475,17 +480,26 @@ impl Discovery {
             self.queue.push_front(i);
             return Ok(Handled::RetryOverTcp);
         }
-        let outcome =
-            response::classify(&message, &lookup.name, lookup.record_type, &mut self.found);
+        let mut answers = std::mem::take(&mut self.answers);
+        let rcode = response::answers(bytes, &header, question_end, &mut answers)?;
+        let outcome = response::classify(
+            rcode,
+            &answers,
+            &lookup.name,
+            lookup.record_type,
+            &mut self.found,
+        );
         let authenticated = self.config.trusted_resolver
-            && message.metadata.authentic_data
+            && header.metadata.authentic_data
             && !outcome.is_indeterminate();
         let records = self
             .found
             .iter()
-            .filter_map(|&i| message.answers.get(i))
-            .map(|r| &r.data);
+            .filter_map(|&i| answers.get(i))
+            .map(|(r, _)| &r.data);
         let data = extract(lookup.purpose, lookup.record_type, records);
+        answers.clear();
+        self.answers = answers;
         self.complete(i, outcome, authenticated, data);
         Ok(Handled::Answer)
     }
@@ -551,7 +565,7 @@ impl Discovery {
 
     /// The result, once [`is_finished`](Self::is_finished); `None` before.
     pub fn result(&self) -> Option<Discovered> {
-        self.is_finished().then(|| self.build())
+        self.is_finished().then(|| self.clone().build())
     }
 
     /// The result, the first time it is called once the discovery is
@@ -693,28 +707,49 @@ impl Discovery {
         }
     }
 
-    fn host_addresses(&self, slot: &HostSlot) -> HostAddresses {
-        let (a, aaaa) = (self.lookups.get(slot.a), self.lookups.get(slot.aaaa));
-        let ipv4 = match a.map(|l| &l.data) {
-            Some(Data::V4(v)) => v.clone(),
-            _ => Vec::new(),
+    /// Takes the addresses of a host out of its look-ups.
+    fn take_addresses(&mut self, slot: usize) -> HostAddresses {
+        let Some(slot) = self.hosts.get(slot) else {
+            return HostAddresses {
+                host: Name::root(),
+                ipv4: Vec::new(),
+                ipv6: Vec::new(),
+                a: Outcome::Indeterminate(Indeterminate::Timeout),
+                aaaa: Outcome::Indeterminate(Indeterminate::Timeout),
+                authenticated: false,
+            };
         };
-        let ipv6 = match aaaa.map(|l| &l.data) {
-            Some(Data::V6(v)) => v.clone(),
-            _ => Vec::new(),
+        let mut take = |i: usize| {
+            self.lookups.get_mut(i).map(|l| {
+                (
+                    std::mem::take(&mut l.data),
+                    l.outcome.clone(),
+                    l.authenticated,
+                )
+            })
         };
-        let outcome = |l: Option<&Lookup>| {
-            l.map(|l| l.outcome.clone())
-                .unwrap_or(Outcome::Indeterminate(Indeterminate::Timeout))
+        let timeout = || {
+            (
+                Data::Empty,
+                Outcome::Indeterminate(Indeterminate::Timeout),
+                false,
+            )
         };
+        let (v4, a, a_auth) = take(slot.a).unwrap_or_else(timeout);
+        let (v6, aaaa, aaaa_auth) = take(slot.aaaa).unwrap_or_else(timeout);
         HostAddresses {
             host: slot.name.clone(),
-            ipv4,
-            ipv6,
-            a: outcome(a),
-            aaaa: outcome(aaaa),
-            authenticated: a.is_some_and(|l| l.authenticated)
-                && aaaa.is_some_and(|l| l.authenticated),
+            ipv4: match v4 {
+                Data::V4(v) => v,
+                _ => Vec::new(),
+            },
+            ipv6: match v6 {
+                Data::V6(v) => v,
+                _ => Vec::new(),
+            },
+            a,
+            aaaa,
+            authenticated: a_auth && aaaa_auth,
         }
     }
 
@@ -726,7 +761,22 @@ impl Discovery {
             .position(|h| h.key == key && same(&h.name, host))
     }
 
-    fn build(&self) -> Discovered {
+    /// Builds the result, moving the records out of the look-ups.
+    fn build(&mut self) -> Discovered {
+        let hosts: Vec<HostAddresses> = (0..self.hosts.len())
+            .map(|i| self.take_addresses(i))
+            .collect();
+        let mut tlsa_records: Vec<Vec<TlsaRecord>> = Vec::with_capacity(self.tlsa.len());
+        for t in &self.tlsa {
+            let data = self
+                .lookups
+                .get_mut(t.lookup)
+                .map(|l| std::mem::take(&mut l.data));
+            tlsa_records.push(match data {
+                Some(Data::Tlsa(records)) => records,
+                _ => Vec::new(),
+            });
+        }
         let get = |i: usize| self.lookups.get(i);
         let mx_records: &[(u16, Name)] = match get(MX).map(|l| &l.data) {
             Some(Data::Mx(r)) => r,
@@ -742,11 +792,6 @@ impl Discovery {
         };
         let auth = |i: usize| get(i).is_some_and(|l| l.authenticated);
 
-        let hosts: Vec<HostAddresses> = self
-            .hosts
-            .iter()
-            .map(|slot| self.host_addresses(slot))
-            .collect();
         let host_auth = |host: &Name| {
             self.host_index(host)
                 .and_then(|i| hosts.get(i))
@@ -781,11 +826,8 @@ impl Discovery {
         let mx = self.mail_route(mx_records, &hosts, auth(MX));
 
         let mut tlsa = Vec::new();
-        for t in &self.tlsa {
+        for (t, records) in self.tlsa.iter().zip(tlsa_records) {
             let (Some(l), Some(slot)) = (self.lookups.get(t.lookup), self.hosts.get(t.host)) else {
-                continue;
-            };
-            let Data::Tlsa(records) = &l.data else {
                 continue;
             };
             let (host, port) = (&slot.name, &t.port);
@@ -803,7 +845,7 @@ impl Discovery {
                 tlsa.push(TlsaSet {
                     host: host.clone(),
                     port: *port,
-                    records: records.clone(),
+                    records,
                 });
             }
         }

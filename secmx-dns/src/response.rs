@@ -1,19 +1,29 @@
-//! Reading DNS responses (RFC 1035 §4.1) as untrusted input: decode with
-//! hickory-proto after cheap bounds checks, match id and question, classify
-//! the answer, follow CNAMEs.
+//! Reading DNS responses (RFC 1035 §4.1) as untrusted input: bounds checks,
+//! the header, the question matched on the wire, the answer section decoded
+//! with hickory-proto, CNAMEs followed, the outcome classified.
 //!
 //! ```text
 //! header      id | QR=1 OPCODE=QUERY TC AD RCODE | QD=1 AN NS AR
 //! question    must equal the query's (name case-insensitively, type, IN)
 //! answer      [CNAME chain from qname, at most 8 links] RRset of qtype
+//! authority   skipped
+//! additional  skipped, except OPT's extended RCODE (RFC 6891 §6.1.3)
 //! ```
 //!
-//! Before hickory sees a message, its header counts are checked against its
-//! length (a question takes at least 5 octets, a record at least 11), so a
-//! 12-octet packet cannot claim 65535 records, and the total is bounded by
-//! [`MAX_RECORDS`]. hickory refuses compression pointers that do not point
-//! strictly backwards (RFC 1035 §4.1.4), so `C0 00`-style loops end in an
-//! error.
+//! The message is read in stages, so that a packet for no outstanding query
+//! costs only its header, and a truncated one only its question:
+//! 1. [`header`]: the counts are checked against the length (a question
+//!    takes at least 5 octets, a record at least 11), so a 12-octet packet
+//!    cannot claim 65535 records, and the total is bounded by
+//!    [`MAX_RECORDS`]; then hickory reads the header.
+//! 2. [`question_matches`]: the question is compared with the query's on the
+//!    wire.
+//! 3. [`answers`]: hickory reads each answer record (`Record::read`), which
+//!    refuses compression pointers that do not point strictly backwards
+//!    (RFC 1035 §4.1.4): `C0 00`-style loops end in an error. The authority
+//!    and additional sections are only walked, to find the OPT record; their
+//!    records are not decoded, as discovery uses none of them (the AD bit,
+//!    not the RRSIGs, carries DNSSEC here).
 //!
 //! Outcomes are kept apart (RFC 2308 §2, RFC 6604): an answer; NODATA (the
 //! name exists, the type does not); NXDOMAIN (the name, or the last name of
@@ -21,8 +31,9 @@
 //! other RCODEs, time-outs, CNAME loops) is *indeterminate*: it says nothing
 //! about what the domain publishes.
 
-use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+use hickory_proto::op::{Header, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use crate::error::ResponseError;
 use crate::limits::{HEADER_LEN, MAX_CNAME_CHAIN, MAX_MESSAGE, MAX_RECORDS};
@@ -74,61 +85,144 @@ pub enum Indeterminate {
     QueryLimit,
 }
 
-/// Checks the header counts against the message length and
-/// [`MAX_RECORDS`], so decoding cost and allocation follow the message's
-/// length, then decodes with hickory-proto and checks QR and the opcode.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Message, ResponseError> {
+/// Stage 1: checks the length and the header counts (against the length
+/// and [`MAX_RECORDS`], so decoding cost and allocation follow the length),
+/// reads the header with hickory-proto and checks QR and the opcode.
+pub(crate) fn header(bytes: &[u8]) -> Result<Header, ResponseError> {
     if bytes.len() < HEADER_LEN {
         return Err(ResponseError::TooShort);
     }
     if bytes.len() > MAX_MESSAGE {
         return Err(ResponseError::TooLong);
     }
-    let count = |i: usize| match bytes.get(i..i + 2) {
-        Some(&[hi, lo]) => usize::from(u16::from_be_bytes([hi, lo])),
-        _ => 0, // unreachable: the header is at least 12 octets
-    };
-    let (questions, records) = (count(4), count(6) + count(8) + count(10));
-    if questions != 1 {
+    let header = Header::read(&mut BinDecoder::new(bytes))
+        .map_err(|e| ResponseError::Malformed(e.to_string()))?;
+    let counts = header.counts;
+    if counts.queries != 1 {
         return Err(ResponseError::QuestionCount);
     }
-    // A question is at least a root name and type and class (5 octets), a
-    // record at least a root name, type, class, TTL and RDLENGTH (11).
+    let records = usize::from(counts.answers)
+        + usize::from(counts.authorities)
+        + usize::from(counts.additionals);
     if records > MAX_RECORDS || HEADER_LEN + 5 + 11 * records > bytes.len() {
         return Err(ResponseError::BadCounts);
     }
-    let message = Message::from_vec(bytes).map_err(|e| ResponseError::Malformed(e.to_string()))?;
-    if message.metadata.message_type != MessageType::Response
-        || message.metadata.op_code != OpCode::Query
+    if header.metadata.message_type != MessageType::Response
+        || header.metadata.op_code != OpCode::Query
     {
         return Err(ResponseError::NotAResponse);
     }
-    Ok(message)
+    Ok(header)
 }
 
-/// Whether the response's only question is `name`/`record_type`/IN.
-pub(crate) fn question_matches(message: &Message, name: &Name, record_type: RecordType) -> bool {
-    match message.queries.as_slice() {
-        [q] => {
-            q.query_type() == record_type && q.query_class() == DNSClass::IN && same(q.name(), name)
+/// One answer record, and whether its owner is written as a pointer to the
+/// question's name (`C0 0C`): then it is that name, octet for octet.
+pub(crate) type Answer = (Record, bool);
+
+/// Stage 3: the answer records, decoded with hickory-proto, and the RCODE
+/// with the OPT record's extended bits (RFC 6891 §6.1.3). `question_end`
+/// is where the question ends (from [`question_matches`]).
+pub(crate) fn answers(
+    bytes: &[u8],
+    header: &Header,
+    question_end: usize,
+    out: &mut Vec<Answer>,
+) -> Result<ResponseCode, ResponseError> {
+    out.clear();
+    let malformed = |what: &str| ResponseError::Malformed(what.to_owned());
+    let at = u16::try_from(question_end).map_err(|_| malformed("question too long"))?;
+    let mut decoder = BinDecoder::new(bytes).clone(at);
+    for _ in 0..header.counts.answers {
+        let start = decoder.index();
+        let record =
+            Record::read(&mut decoder).map_err(|e| ResponseError::Malformed(e.to_string()))?;
+        let owner_is_question = bytes.get(start..start + 2) == Some(&[0xC0, 0x0C][..]);
+        out.push((record, owner_is_question));
+    }
+    // Walk the other two sections without decoding them.
+    let mut i = decoder.index();
+    let mut extended = None;
+    for n in 0..usize::from(header.counts.authorities) + usize::from(header.counts.additionals) {
+        i = skip_name(bytes, i).ok_or_else(|| malformed("bad owner name"))?;
+        let fixed = bytes
+            .get(i..i + 10)
+            .ok_or_else(|| malformed("record cut short"))?;
+        let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+        let rdlength = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+        let in_additional = n >= usize::from(header.counts.authorities);
+        if rtype == u16::from(RecordType::OPT) && in_additional {
+            // RFC 6891 §6.1.1: more than one OPT is a format error.
+            if extended.replace(fixed[4]).is_some() {
+                return Err(malformed("two OPT records"));
+            }
         }
-        _ => false,
+        i += 10 + rdlength;
+        if i > bytes.len() {
+            return Err(malformed("record cut short"));
+        }
+    }
+    let low = header.metadata.response_code.low();
+    Ok(match extended {
+        Some(high) => ResponseCode::from(high, low),
+        None => header.metadata.response_code,
+    })
+}
+
+/// Skips a name on the wire (labels up to a root label or a pointer) and
+/// returns where it ends. Cost: one step per label.
+fn skip_name(bytes: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        let len = *bytes.get(i)?;
+        match len & 0xC0 {
+            0xC0 => return Some(i + 2).filter(|&end| end <= bytes.len()),
+            0x00 if len == 0 => return Some(i + 1),
+            0x00 => i += 1 + usize::from(len),
+            _ => return None,
+        }
     }
 }
 
-/// The outcome of a response. For [`Outcome::Answer`], `found` receives
-/// the positions in `message.answers` of the records of `record_type` owned
-/// by `name` or by the end of the CNAME chain that starts at `name`.
-/// Records of another owner, type or class are ignored. Cost: at most
-/// `MAX_CNAME_CHAIN + 1` passes over the answers.
+/// Stage 2: whether the response's only question is
+/// `name`/`record_type`/IN, checked on the wire: the question follows the
+/// header, and its name is compared label by label, case-insensitively
+/// (RFC 4343 §3). A question name written as a compression pointer (which
+/// could only point into the header) does not match. Returns where the
+/// question ends.
+pub(crate) fn question_matches(
+    bytes: &[u8],
+    name: &Name,
+    record_type: RecordType,
+) -> Option<usize> {
+    let mut i = HEADER_LEN;
+    for label in name.iter() {
+        let end = i + 1 + label.len();
+        let (Some(&len), Some(got)) = (bytes.get(i), bytes.get(i + 1..end)) else {
+            return None;
+        };
+        if usize::from(len) != label.len() || !got.eq_ignore_ascii_case(label) {
+            return None;
+        }
+        i = end;
+    }
+    let [hi, lo] = u16::from(record_type).to_be_bytes();
+    (bytes.get(i..i + 5) == Some(&[0, hi, lo, 0, 1][..])).then_some(i + 5)
+}
+
+/// The outcome of a response with RCODE `rcode` and answer records
+/// `answers`. For [`Outcome::Answer`], `found` receives the positions in
+/// `answers` of the records of `record_type` owned by `name` or by the end
+/// of the CNAME chain that starts at `name`. Records of another owner, type
+/// or class are ignored. Cost: at most `MAX_CNAME_CHAIN + 1` passes over the
+/// answers.
 pub(crate) fn classify(
-    message: &Message,
+    rcode: ResponseCode,
+    answers: &[Answer],
     name: &Name,
     record_type: RecordType,
     found: &mut Vec<usize>,
 ) -> Outcome {
     found.clear();
-    match message.metadata.response_code {
+    match rcode {
         ResponseCode::NoError | ResponseCode::NXDomain => {}
         ResponseCode::ServFail => return Outcome::Indeterminate(Indeterminate::ServFail),
         ResponseCode::Refused => return Outcome::Indeterminate(Indeterminate::Refused),
@@ -139,8 +233,15 @@ pub(crate) fn classify(
     let mut current = name;
     loop {
         let mut cname = None;
-        for (i, record) in message.answers.iter().enumerate() {
-            if record.dns_class != DNSClass::IN || !same(&record.name, current) {
+        for (i, (record, owner_is_question)) in answers.iter().enumerate() {
+            // The question's name is `name` (the question matched); later
+            // links of the chain are never `name` (that would be a loop).
+            let owner_matches = if links == 0 {
+                *owner_is_question || same(&record.name, current)
+            } else {
+                !*owner_is_question && same(&record.name, current)
+            };
+            if record.dns_class != DNSClass::IN || !owner_matches {
                 continue;
             }
             if record.record_type() == record_type {
@@ -169,7 +270,7 @@ pub(crate) fn classify(
         links += 1;
         current = target;
     }
-    if message.metadata.response_code == ResponseCode::NXDomain {
+    if rcode == ResponseCode::NXDomain {
         Outcome::NxDomain
     } else {
         Outcome::NoData
@@ -179,8 +280,7 @@ pub(crate) fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hickory_proto::op::Query as Question;
-    use hickory_proto::rr::Record;
+    use hickory_proto::op::{Message, Query as Question};
     use hickory_proto::rr::rdata::{A, CNAME, MX};
     use std::net::Ipv4Addr;
 
@@ -209,9 +309,22 @@ mod tests {
         Record::from_rdata(name(owner), 60, RData::CNAME(CNAME(name(target))))
     }
 
+    /// All three stages, with hickory reading the question (whatever it
+    /// is) in place of the match against an outstanding query.
+    fn decode(bytes: &[u8]) -> Result<(ResponseCode, Vec<Answer>), ResponseError> {
+        let h = header(bytes)?;
+        let mut d = BinDecoder::new(bytes).clone(HEADER_LEN as u16);
+        Question::read(&mut d).map_err(|e| ResponseError::Malformed(e.to_string()))?;
+        let mut out = Vec::new();
+        let rcode = answers(bytes, &h, d.index(), &mut out)?;
+        Ok((rcode, out))
+    }
+
     fn outcome(m: &Message, qname: &str, qtype: RecordType) -> (Outcome, usize) {
+        let bytes = m.to_vec().expect("encodes");
+        let (rcode, answers) = decode(&bytes).expect("decodes");
         let mut found = vec![99];
-        let o = classify(m, &name(qname), qtype, &mut found);
+        let o = classify(rcode, &answers, &name(qname), qtype, &mut found);
         (o, found.len())
     }
 
@@ -461,10 +574,56 @@ mod tests {
     }
 
     #[test]
+    fn rfc6891_6_1_3_extended_rcode_and_skipped_sections() {
+        use hickory_proto::op::Edns;
+        use hickory_proto::rr::rdata::SOA;
+        // BADVERS (16): 0 in the header, 1 in OPT's extended RCODE
+        let mut m = response(ResponseCode::BADVERS, "h.example.", RecordType::A, vec![]);
+        m.set_edns(Edns::new());
+        let bytes = m.to_vec().expect("encodes");
+        let (rcode, _) = decode(&bytes).expect("decodes");
+        assert_eq!(u16::from(rcode), 16);
+        assert_eq!(
+            outcome(&m, "h.example.", RecordType::A).0,
+            Outcome::Indeterminate(Indeterminate::Rcode(16))
+        );
+        // NXDOMAIN with an SOA in authority and OPT in additional
+        let mut m = response(ResponseCode::NXDomain, "h.example.", RecordType::A, vec![]);
+        let soa = SOA::new(name("ns.example."), name("h.example."), 1, 2, 3, 4, 5);
+        m.add_authority(Record::from_rdata(name("example."), 60, RData::SOA(soa)));
+        m.set_edns(Edns::new());
+        assert_eq!(
+            outcome(&m, "h.example.", RecordType::A),
+            (Outcome::NxDomain, 0)
+        );
+        // two OPT records: a format error (RFC 6891 §6.1.1)
+        let mut bytes = m.to_vec().expect("encodes");
+        let opt = bytes[bytes.len() - 11..].to_vec();
+        bytes.extend_from_slice(&opt);
+        bytes[11] += 1;
+        assert!(matches!(decode(&bytes), Err(ResponseError::Malformed(_))));
+        // a record in the skipped sections running past the end
+        let mut cut = m.to_vec().expect("encodes");
+        cut.truncate(cut.len() - 1);
+        assert!(decode(&cut).is_err());
+    }
+
+    #[test]
     fn rfc5452_question_must_match() {
-        let m = response(ResponseCode::NoError, "h.example.", RecordType::A, vec![]);
-        assert!(question_matches(&m, &name("H.EXAMPLE."), RecordType::A));
-        assert!(!question_matches(&m, &name("h.example."), RecordType::AAAA));
-        assert!(!question_matches(&m, &name("g.example."), RecordType::A));
+        let m = response(ResponseCode::NoError, "h.Example.", RecordType::A, vec![]);
+        let bytes = m.to_vec().expect("encodes");
+        let end = 12 + "h.example.".len() + 1 + 4;
+        let matches = |b: &[u8], n: &str, t| question_matches(b, &name(n), t);
+        assert_eq!(matches(&bytes, "H.EXAMPLE.", RecordType::A), Some(end));
+        assert_eq!(matches(&bytes, "h.example.", RecordType::A), Some(end));
+        assert_eq!(matches(&bytes, "h.example.", RecordType::AAAA), None);
+        assert_eq!(matches(&bytes, "g.example.", RecordType::A), None);
+        assert_eq!(matches(&bytes, "h.example.com.", RecordType::A), None);
+        assert_eq!(matches(&bytes, "example.", RecordType::A), None);
+        assert_eq!(matches(&bytes[..20], "h.example.", RecordType::A), None);
+        // class CH instead of IN
+        let mut ch = bytes.clone();
+        ch[end - 1] = 3;
+        assert_eq!(matches(&ch, "h.example.", RecordType::A), None);
     }
 }
