@@ -175,13 +175,17 @@ pub(crate) fn merge(inputs: &Inputs<'_>) -> Vec<SorTarget> {
         }
     };
 
-    let mut secmx: Vec<&SecmxRdata> = inputs
-        .secmx
-        .iter()
-        .filter(|r| !r.target.is_root())
-        .collect();
-    secmx.sort_by_key(|r| r.preference);
-    for r in secmx {
+    // Discovery hands the records over already in order; sort otherwise.
+    let sorted_secmx;
+    let secmx = if inputs.secmx.is_sorted_by_key(|r| r.preference) {
+        inputs.secmx
+    } else {
+        let mut v = inputs.secmx.to_vec();
+        v.sort_by_key(|r| r.preference);
+        sorted_secmx = v;
+        &sorted_secmx
+    };
+    for r in secmx.iter().filter(|r| !r.target.is_root()) {
         add(
             &r.target,
             r.port(),
@@ -190,7 +194,16 @@ pub(crate) fn merge(inputs: &Inputs<'_>) -> Vec<SorTarget> {
         );
     }
 
-    for r in srv_order(inputs.srv) {
+    let sorted_srv;
+    let srv = if inputs.srv.is_sorted_by_key(srv_key) {
+        inputs.srv
+    } else {
+        let mut v = inputs.srv.to_vec();
+        sort_srv(&mut v);
+        sorted_srv = v;
+        &sorted_srv
+    };
+    for r in srv.iter().filter(|r| srv_usable(r)) {
         add(&r.target, r.port, Convention::Srv, false);
     }
 
@@ -210,15 +223,21 @@ pub(crate) fn merge(inputs: &Inputs<'_>) -> Vec<SorTarget> {
     out
 }
 
-/// SRV records in RFC 2782 order as this crate reads it (see the module
-/// docs); empty when the only record has target `.`.
-pub(crate) fn srv_order(records: &[SrvRecord]) -> Vec<&SrvRecord> {
-    let mut usable: Vec<&SrvRecord> = records
-        .iter()
-        .filter(|r| !r.target.is_root() && r.port != 0)
-        .collect();
-    usable.sort_by_key(|r| (r.priority, std::cmp::Reverse(r.weight)));
-    usable
+fn srv_key(r: &SrvRecord) -> (u16, std::cmp::Reverse<u16>) {
+    (r.priority, std::cmp::Reverse(r.weight))
+}
+
+/// Whether an SRV record names a target: not `.`, not port 0.
+pub(crate) fn srv_usable(r: &SrvRecord) -> bool {
+    !r.target.is_root() && r.port != 0
+}
+
+/// Puts SRV records in RFC 2782 order as this crate reads it (see the
+/// module docs) and drops those that name no target; a lone `.` record
+/// leaves the list empty.
+pub(crate) fn sort_srv(records: &mut Vec<SrvRecord>) {
+    records.retain(srv_usable);
+    records.sort_by_key(srv_key);
 }
 
 #[cfg(test)]
@@ -333,12 +352,13 @@ mod tests {
             srv(10, 10, 0, "portzero.d."),
             srv(10, 10, 25, "."),
         ];
-        let order: Vec<String> = srv_order(&records)
-            .iter()
-            .map(|r| r.target.to_ascii())
-            .collect();
+        let mut records = records.to_vec();
+        sort_srv(&mut records);
+        let order: Vec<String> = records.iter().map(|r| r.target.to_ascii()).collect();
         assert_eq!(order, ["heavy.d.", "light.d.", "zero.d.", "late.d."]);
-        assert!(srv_order(&[srv(0, 0, 0, ".")]).is_empty());
+        let mut lone_dot = vec![srv(0, 0, 0, ".")];
+        sort_srv(&mut lone_dot);
+        assert!(lone_dot.is_empty());
     }
 
     #[test]

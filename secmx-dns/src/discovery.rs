@@ -673,12 +673,13 @@ impl Discovery {
                 }
             }
             Data::Srv(records) => {
-                for r in conventions::srv_order(records) {
+                // ordered and filtered by `extract`
+                for r in records {
                     self.follow(&r.target, r.port, authenticated);
                 }
             }
             Data::Secmx(records) => {
-                for r in records.iter().filter(|r| !r.target.is_root()) {
+                for r in records {
                     self.follow(&r.target, r.port(), authenticated);
                 }
             }
@@ -850,38 +851,31 @@ impl Discovery {
             }
         }
 
-        let txt = |purpose: Purpose| {
-            self.lookups.iter().find(|l| l.purpose == purpose).map(|l| {
-                let records: Vec<&[u8]> = match &l.data {
-                    Data::Txt(t) => t.iter().map(Vec::as_slice).collect(),
-                    _ => Vec::new(),
-                };
-                (l.outcome.clone(), l.authenticated, records)
-            })
+        let txt = |purpose: Purpose| self.lookups.iter().find(|l| l.purpose == purpose);
+        fn records(l: &Lookup) -> &[Vec<u8>] {
+            match &l.data {
+                Data::Txt(t) => t.as_slice(),
+                _ => &[],
+            }
+        }
+        let absent = || (Outcome::NoData, false);
+        let (outcome, authenticated) = txt(Purpose::MtaSts)
+            .map(|l| (l.outcome.clone(), l.authenticated))
+            .unwrap_or_else(absent);
+        let mta_sts = Found {
+            outcome,
+            authenticated,
+            record: txt(Purpose::MtaSts)
+                .and_then(|l| MtaStsRecord::from_txt(records(l).iter().map(Vec::as_slice))),
         };
-        let mta_sts = match txt(Purpose::MtaSts) {
-            Some((outcome, authenticated, records)) => Found {
-                outcome,
-                authenticated,
-                record: MtaStsRecord::from_txt(records),
-            },
-            None => Found {
-                outcome: Outcome::NoData,
-                authenticated: false,
-                record: None,
-            },
-        };
-        let tls_rpt = match txt(Purpose::TlsRpt) {
-            Some((outcome, authenticated, records)) => Found {
-                outcome,
-                authenticated,
-                record: TlsRptRecord::from_txt(records),
-            },
-            None => Found {
-                outcome: Outcome::NoData,
-                authenticated: false,
-                record: None,
-            },
+        let (outcome, authenticated) = txt(Purpose::TlsRpt)
+            .map(|l| (l.outcome.clone(), l.authenticated))
+            .unwrap_or_else(absent);
+        let tls_rpt = Found {
+            outcome,
+            authenticated,
+            record: txt(Purpose::TlsRpt)
+                .and_then(|l| TlsRptRecord::from_txt(records(l).iter().map(Vec::as_slice))),
         };
 
         Discovered {
@@ -969,17 +963,20 @@ fn extract<'m>(
     records: impl Iterator<Item = &'m RData>,
 ) -> Data {
     match (purpose, record_type) {
-        (Purpose::Mx, _) => Data::Mx(
-            records
+        (Purpose::Mx, _) => {
+            let mut mx: Vec<(u16, Name)> = records
                 .filter_map(|r| match r {
                     RData::MX(mx) => Some((mx.preference, lower(&mx.exchange))),
                     _ => None,
                 })
                 .take(MAX_MX)
-                .collect(),
-        ),
-        (Purpose::SecmxSrv, _) => Data::Srv(
-            records
+                .collect();
+            // RFC 5321 §5.1 order; stable, so ties keep the resolver's order
+            mx.sort_by_key(|(preference, _)| *preference);
+            Data::Mx(mx)
+        }
+        (Purpose::SecmxSrv, _) => {
+            let mut srv: Vec<SrvRecord> = records
                 .filter_map(|r| match r {
                     RData::SRV(s) => Some(SrvRecord {
                         priority: s.priority,
@@ -990,21 +987,26 @@ fn extract<'m>(
                     _ => None,
                 })
                 .take(MAX_SRV)
-                .collect(),
-        ),
-        (Purpose::SecmxRr, _) => Data::Secmx(
-            records
+                .collect();
+            conventions::sort_srv(&mut srv);
+            Data::Srv(srv)
+        }
+        (Purpose::SecmxRr, _) => {
+            let mut secmx: Vec<SecmxRdata> = records
                 .filter_map(|r| match r {
                     RData::Unknown { rdata, .. } => SecmxRdata::decode(&rdata.anything).ok(),
                     _ => None,
                 })
+                .filter(|r| !r.target.is_root())
                 .map(|mut r| {
                     r.target = lower(&r.target);
                     r
                 })
                 .take(MAX_SECMX)
-                .collect(),
-        ),
+                .collect();
+            secmx.sort_by_key(|r| r.preference);
+            Data::Secmx(secmx)
+        }
         (Purpose::Naming | Purpose::Address, RecordType::A) => Data::V4(
             records
                 .filter_map(|r| match r {
