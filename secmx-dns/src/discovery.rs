@@ -579,7 +579,9 @@ impl Discovery {
         Some(self.build())
     }
 
-    /// splitmix64 over the seed, skipping ids in flight.
+    /// splitmix64 over the seed, skipping ids in flight. Terminates: at
+    /// most a few hundred look-ups exist (the per-answer limits bound the
+    /// targets), far fewer than the 65536 ids.
     fn fresh_id(&mut self) -> u16 {
         loop {
             self.id_state = self.id_state.wrapping_add(0x9E37_79B9_7F4A_7C15);

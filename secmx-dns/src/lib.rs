@@ -120,6 +120,8 @@
 //! - Equal-priority SRV records are ordered by weight, heaviest first, and
 //!   equal MX preferences keep the resolver's order (no random numbers);
 //!   see [`conventions`] and [`mx`].
+//! - Query ids come from [`Config::id_seed`] (splitmix64), never from a
+//!   global random source; the embedder seeds each discovery from its own.
 //! - MX records of preference 51966 are SORs, not ordinary MX hosts; an MX
 //!   target named `secmx.D` is both.
 //! - A CNAME chain is followed inside one answer (up to
@@ -129,6 +131,12 @@
 //! - A response that does not decode, or answers no outstanding question, is
 //!   ignored (the query then times out): a forged or broken packet can delay
 //!   a look-up, never decide it.
+//! - Responses are read in stages ([`response`]): header, question (on the
+//!   wire), then the answer section with hickory-proto; the authority and
+//!   additional sections are only walked to find the OPT record's extended
+//!   RCODE, as nothing in them is used. Queries are written directly
+//!   ([`query::encode_query`]); a test checks they are byte for byte what
+//!   hickory-proto writes.
 //! - TLSA is looked up only behind an authenticated answer, and reported
 //!   only for targets whose every answer was authenticated (RFC 7672 §2.2);
 //!   the TLSA base name is the target as named, not CNAME-expanded.

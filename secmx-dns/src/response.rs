@@ -12,13 +12,13 @@
 //!
 //! The message is read in stages, so that a packet for no outstanding query
 //! costs only its header, and a truncated one only its question:
-//! 1. [`header`]: the counts are checked against the length (a question
+//! 1. the header: the counts are checked against the length (a question
 //!    takes at least 5 octets, a record at least 11), so a 12-octet packet
 //!    cannot claim 65535 records, and the total is bounded by
 //!    [`MAX_RECORDS`]; then hickory reads the header.
-//! 2. [`question_matches`]: the question is compared with the query's on the
+//! 2. the question: the question is compared with the query's on the
 //!    wire.
-//! 3. [`answers`]: hickory reads each answer record (`Record::read`), which
+//! 3. the answers: hickory reads each answer record (`Record::read`), which
 //!    refuses compression pointers that do not point strictly backwards
 //!    (RFC 1035 §4.1.4): `C0 00`-style loops end in an error. The authority
 //!    and additional sections are only walked, to find the OPT record; their
