@@ -481,7 +481,13 @@ impl Discovery {
             return Ok(Handled::RetryOverTcp);
         }
         let mut answers = std::mem::take(&mut self.answers);
-        let rcode = response::answers(bytes, &header, question_end, &mut answers)?;
+        let rcode = response::answers(
+            bytes,
+            &header,
+            question_end,
+            lookup.record_type,
+            &mut answers,
+        )?;
         let outcome = response::classify(
             rcode,
             &answers,

@@ -23,6 +23,12 @@ pub const MAX_MESSAGE: usize = 65_535;
 /// the value of the 2020 DNS flag day, which avoids IP fragmentation.
 pub const EDNS_UDP_PAYLOAD: u16 = 1232;
 
+/// Most compression pointers followed in one name. A name has at most 127
+/// labels (RFC 1035 §2.3.4) and a compressor needs at most one pointer per
+/// label; RFC 1035 §4.1.4 sets no bound, and a chain of pointers to
+/// pointers would make each name cost up to 8192 hops.
+pub const MAX_POINTER_HOPS: usize = 128;
+
 /// Most resource records accepted in one response, all sections together.
 /// RFC 1035 sets no bound below 65535 per section; real answers for the
 /// look-ups made here (an RRset with its RRSIGs, an SOA and NSEC proofs)

@@ -20,10 +20,12 @@
 //!    wire.
 //! 3. the answers: hickory reads each answer record (`Record::read`), which
 //!    refuses compression pointers that do not point strictly backwards
-//!    (RFC 1035 §4.1.4): `C0 00`-style loops end in an error. The authority
-//!    and additional sections are only walked, to find the OPT record; their
-//!    records are not decoded, as discovery uses none of them (the AD bit,
-//!    not the RRSIGs, carries DNSSEC here).
+//!    (RFC 1035 §4.1.4): `C0 00`-style loops end in an error. Only records
+//!    of the asked type and CNAMEs are decoded, after their names were
+//!    walked here with at most [`MAX_POINTER_HOPS`] pointers each, so the
+//!    cost stays linear in the message. The authority and additional
+//!    sections are only walked, to find the OPT record; discovery uses none
+//!    of their records (the AD bit, not the RRSIGs, carries DNSSEC here).
 //!
 //! Outcomes are kept apart (RFC 2308 §2, RFC 6604): an answer; NODATA (the
 //! name exists, the type does not); NXDOMAIN (the name, or the last name of
@@ -36,7 +38,9 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use crate::error::ResponseError;
-use crate::limits::{HEADER_LEN, MAX_CNAME_CHAIN, MAX_MESSAGE, MAX_RECORDS};
+use crate::limits::{
+    HEADER_LEN, MAX_CNAME_CHAIN, MAX_MESSAGE, MAX_NAME, MAX_POINTER_HOPS, MAX_RECORDS,
+};
 use crate::names::same;
 
 /// What one look-up found.
@@ -119,28 +123,67 @@ pub(crate) fn header(bytes: &[u8]) -> Result<Header, ResponseError> {
 /// question's name (`C0 0C`): then it is that name, octet for octet.
 pub(crate) type Answer = (Record, bool);
 
-/// Stage 3: the answer records, decoded with hickory-proto, and the RCODE
-/// with the OPT record's extended bits (RFC 6891 §6.1.3). `question_end`
-/// is where the question ends (from [`question_matches`]).
+/// Stage 3: the answer records of `record_type` and CNAME records in
+/// class IN, decoded with hickory-proto, and the RCODE with the OPT
+/// record's extended bits (RFC 6891 §6.1.3). Other answer records are
+/// skipped undecoded. `question_end` is where the question ends (from
+/// [`question_matches`]).
+///
+/// Before hickory reads a record, every name in it that hickory will read
+/// (the owner, and the name in MX, SRV and CNAME data) is walked here with
+/// at most [`MAX_POINTER_HOPS`] compression pointers: hickory accepts any
+/// chain of backward pointers, so without this bound a crafted message
+/// could make each name cost thousands of hops.
 pub(crate) fn answers(
     bytes: &[u8],
     header: &Header,
     question_end: usize,
+    record_type: RecordType,
     out: &mut Vec<Answer>,
 ) -> Result<ResponseCode, ResponseError> {
     out.clear();
     let malformed = |what: &str| ResponseError::Malformed(what.to_owned());
-    let at = u16::try_from(question_end).map_err(|_| malformed("question too long"))?;
-    let mut decoder = BinDecoder::new(bytes).clone(at);
+    let mut i = question_end;
     for _ in 0..header.counts.answers {
-        let start = decoder.index();
+        let start = i;
+        let owner_end = check_name(bytes, start).ok_or_else(|| malformed("bad owner name"))?;
+        let fixed = bytes
+            .get(owner_end..owner_end + 10)
+            .ok_or_else(|| malformed("record cut short"))?;
+        let rtype = RecordType::from(u16::from_be_bytes([fixed[0], fixed[1]]));
+        let class = u16::from_be_bytes([fixed[2], fixed[3]]);
+        let rdata = owner_end + 10;
+        let end = rdata + usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+        if end > bytes.len() {
+            return Err(malformed("record cut short"));
+        }
+        i = end;
+        let wanted = (rtype == record_type || rtype == RecordType::CNAME)
+            && class == u16::from(DNSClass::IN);
+        if !wanted {
+            continue;
+        }
+        let name_in_rdata = match rtype {
+            RecordType::CNAME => Some(0),
+            RecordType::MX => Some(2),
+            RecordType::SRV => Some(6),
+            _ => None,
+        };
+        if let Some(offset) = name_in_rdata {
+            check_name(bytes, rdata + offset).ok_or_else(|| malformed("bad name in RDATA"))?;
+        }
+        // `start` is inside the message, so below 65536.
+        let at = u16::try_from(start).map_err(|_| malformed("offset"))?;
+        let mut decoder = BinDecoder::new(bytes).clone(at);
         let record =
             Record::read(&mut decoder).map_err(|e| ResponseError::Malformed(e.to_string()))?;
+        if decoder.index() != end {
+            return Err(malformed("record length"));
+        }
         let owner_is_question = bytes.get(start..start + 2) == Some(&[0xC0, 0x0C][..]);
         out.push((record, owner_is_question));
     }
     // Walk the other two sections without decoding them.
-    let mut i = decoder.index();
     let mut extended = None;
     for n in 0..usize::from(header.counts.authorities) + usize::from(header.counts.additionals) {
         i = skip_name(bytes, i).ok_or_else(|| malformed("bad owner name"))?;
@@ -166,6 +209,43 @@ pub(crate) fn answers(
         Some(high) => ResponseCode::from(high, low),
         None => header.metadata.response_code,
     })
+}
+
+/// Walks a name as hickory will read it: labels, and compression pointers
+/// that each point before the part of the name that holds them (RFC 1035
+/// §4.1.4), at most [`MAX_POINTER_HOPS`] of them, the labels within 255
+/// octets. Returns where the name ends in place. Cost: at most 255 octets
+/// and `MAX_POINTER_HOPS` hops.
+fn check_name(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    let mut segment = start;
+    let mut end = None;
+    let mut hops = 0;
+    let mut length = 0;
+    loop {
+        let len = *bytes.get(i)?;
+        match len & 0xC0 {
+            0xC0 => {
+                let target = usize::from(len & 0x3F) << 8 | usize::from(*bytes.get(i + 1)?);
+                end.get_or_insert(i + 2);
+                hops += 1;
+                if target >= segment || hops > MAX_POINTER_HOPS {
+                    return None;
+                }
+                segment = target;
+                i = target;
+            }
+            0x00 if len == 0 => return Some(end.unwrap_or(i + 1)),
+            0x00 => {
+                length += 1 + usize::from(len);
+                if length > MAX_NAME {
+                    return None;
+                }
+                i += 1 + usize::from(len);
+            }
+            _ => return None,
+        }
+    }
 }
 
 /// Skips a name on the wire (labels up to a root label or a pointer) and
@@ -314,9 +394,9 @@ mod tests {
     fn decode(bytes: &[u8]) -> Result<(ResponseCode, Vec<Answer>), ResponseError> {
         let h = header(bytes)?;
         let mut d = BinDecoder::new(bytes).clone(HEADER_LEN as u16);
-        Question::read(&mut d).map_err(|e| ResponseError::Malformed(e.to_string()))?;
+        let q = Question::read(&mut d).map_err(|e| ResponseError::Malformed(e.to_string()))?;
         let mut out = Vec::new();
-        let rcode = answers(bytes, &h, d.index(), &mut out)?;
+        let rcode = answers(bytes, &h, d.index(), q.query_type(), &mut out)?;
         Ok((rcode, out))
     }
 

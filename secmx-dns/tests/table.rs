@@ -1007,3 +1007,67 @@ proptest! {
         while d.poll_query(now).is_some() {}
     }
 }
+
+/// An answer to `query` whose first record (type 65000, owner the root)
+/// carries `hops` compression pointers each pointing at the one before,
+/// followed by `tail` (records whose names point at the chain's end, which
+/// is at the returned offset).
+fn pointer_chain_answer(query: &Query, hops: usize, answers: u16) -> (Vec<u8>, usize) {
+    let mut m = query.bytes[..query.bytes.len() - 11].to_vec(); // without OPT
+    m[2] = 0x81; // QR, RD
+    m[3] = 0x80; // RA
+    m[6..8].copy_from_slice(&answers.to_be_bytes());
+    m[10..12].copy_from_slice(&[0, 0]);
+    m.extend_from_slice(&[0, 0xFD, 0xE8, 0, 1, 0, 0, 0, 60, 0, 0]);
+    let rdlength_at = m.len() - 2;
+    let rdata = m.len();
+    m.push(0);
+    let mut last = rdata;
+    for _ in 0..hops {
+        let here = m.len();
+        m.push(0xC0 | (last >> 8) as u8);
+        m.push(last as u8);
+        last = here;
+    }
+    let rdlength = (m.len() - rdata) as u16;
+    m[rdlength_at..rdlength_at + 2].copy_from_slice(&rdlength.to_be_bytes());
+    (m, last)
+}
+
+#[test]
+fn rfc1035_4_1_4_pointer_chains_are_bounded_so_cost_stays_linear() {
+    let mut d = Discovery::new("d.test", Config::default()).expect("domain");
+    let now = Instant::now();
+    let srv_query = d.poll_query(now).expect("SRV query");
+    let mx_query = d.poll_query(now).expect("MX query");
+    assert_eq!(mx_query.record_type, RecordType::MX);
+    // 511 A records whose owners each chase an 8000-pointer chain: hickory
+    // alone would follow 4 million pointers; here the first owner is refused.
+    let (mut m, end) = pointer_chain_answer(&srv_query, 8000, 512);
+    for _ in 0..511 {
+        m.push(0xC0 | (end >> 8) as u8);
+        m.push(end as u8);
+        m.extend_from_slice(&[0, 33, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4]);
+    }
+    let started = Instant::now();
+    assert!(matches!(
+        d.handle_response(now, &m),
+        Err(ResponseError::Malformed(_))
+    ));
+    assert!(started.elapsed() < Duration::from_millis(50));
+    // the same in the exchange of an MX record: 200 hops refused, 100 taken
+    for (hops, accepted) in [(200, false), (100, true)] {
+        let (mut m, end) = pointer_chain_answer(&mx_query, hops, 2);
+        m.extend_from_slice(&[0xC0, 0x0C, 0, 15, 0, 1, 0, 0, 0, 60, 0, 4, 0, 0]);
+        m.push(0xC0 | (end >> 8) as u8);
+        m.push(end as u8);
+        let result = d.handle_response(now, &m);
+        assert_eq!(result.is_ok(), accepted, "{hops} hops: {result:?}");
+    }
+    // the chain ends at the root: a null MX
+    while d.poll_query(now).is_some() {}
+    d.handle_timeout(now + Duration::from_secs(60));
+    while d.poll_query(now).is_some() {}
+    d.handle_timeout(now + Duration::from_secs(120));
+    assert_eq!(d.result().expect("finished").mx, MailRoute::NullMx);
+}
