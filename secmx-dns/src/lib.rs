@@ -132,9 +132,13 @@
 //!   ignored (the query then times out): a forged or broken packet can delay
 //!   a look-up, never decide it.
 //! - Responses are read in stages ([`response`]): header, question (on the
-//!   wire), then the answer section with hickory-proto; the authority and
-//!   additional sections are only walked to find the OPT record's extended
-//!   RCODE, as nothing in them is used. Queries are written directly
+//!   wire), then the answer records of the asked type and CNAMEs with
+//!   hickory-proto, each name first walked with at most
+//!   [`limits::MAX_POINTER_HOPS`] compression pointers (hickory alone
+//!   follows any chain of backward pointers, which makes crafted messages
+//!   cost quadratic time). Other records are skipped undecoded, and the
+//!   authority and additional sections only walked to find the OPT record's
+//!   extended RCODE, as nothing in them is used. Queries are written directly
 //!   ([`query::encode_query`]); a test checks they are byte for byte what
 //!   hickory-proto writes.
 //! - TLSA is looked up only behind an authenticated answer, and reported
