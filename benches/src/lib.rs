@@ -14,8 +14,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod dns;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+
+use secmx_core::proto::command::{Command, ParseContext};
+use secmx_core::proto::data::{DotUnstuffer, Unstuffed};
+use secmx_core::proto::line::LineReader;
 
 /// Command lines of ordinary SMTP sessions, as a server receives them, each
 /// with its CRLF: EHLO, MAIL with parameters, several RCPTs, DATA, and the
@@ -105,6 +111,68 @@ Content-Type: text/plain; charset=utf-8\r\n\r\n",
     out
 }
 
+/// SecMX: frames `stream` into lines with the session's [`LineReader`] and
+/// parses each with [`Command::parse`]. Returns the commands parsed.
+pub fn parse_commands(stream: &[u8]) -> usize {
+    let mut reader = LineReader::for_commands();
+    let mut input = stream;
+    let mut parsed = 0;
+    while let Ok(Some(line)) = reader.next(&mut input) {
+        if let Ok(command) = Command::parse(line.as_bytes(), ParseContext::new()) {
+            black_box(&command);
+            parsed += 1;
+        }
+    }
+    parsed
+}
+
+/// The anchor: smtp-proto's `Request::parse` over the same stream (it
+/// frames and parses in one step).
+pub fn parse_commands_smtp_proto(stream: &[u8]) -> usize {
+    let mut iter = stream.iter();
+    let mut parsed = 0;
+    while iter.len() > 0 {
+        match smtp_proto::Request::parse(&mut iter) {
+            Ok(request) => {
+                black_box(&request);
+                parsed += 1;
+            }
+            Err(_) => break,
+        }
+    }
+    parsed
+}
+
+/// SecMX: receives a dot-stuffed body with [`DotUnstuffer`] up to its end
+/// of data. Returns the content bytes.
+pub fn receive_body(body: &[u8]) -> usize {
+    let mut unstuffer = DotUnstuffer::new();
+    let mut input = body;
+    let mut content = 0;
+    while let Some(item) = unstuffer.next(&mut input) {
+        match item {
+            Unstuffed::Content(bytes) => content += black_box(bytes).len(),
+            Unstuffed::End => break,
+        }
+    }
+    content
+}
+
+/// The anchor: one `memchr::memmem` scan of the same body for `CRLF.CRLF`.
+pub fn memmem_end_of_data(body: &[u8]) -> usize {
+    memchr::memmem::find(body, b"\r\n.\r\n").unwrap_or(0)
+}
+
+/// A second reference: smtp-proto's `DataReceiver`, which copies the
+/// unstuffed body into a buffer.
+pub fn receive_body_smtp_proto(body: &[u8], buf: &mut Vec<u8>) -> usize {
+    buf.clear();
+    let mut receiver = smtp_proto::request::receiver::DataReceiver::new();
+    let mut iter = body.iter();
+    receiver.ingest(&mut iter, buf);
+    buf.len()
+}
+
 /// One measured figure.
 #[derive(Debug, Clone)]
 pub struct Figure {
@@ -167,5 +235,19 @@ mod tests {
         assert!(body.ends_with(b"\r\n.\r\n"));
         assert!(body.windows(4).any(|w| w == b"\r\n.."));
         assert!(body.split(|&b| b == b'\n').all(|l| l.len() <= 1000));
+    }
+
+    #[test]
+    fn secmx_and_anchors_see_the_same_work() {
+        let (stream, count) = command_stream(50_000);
+        assert_eq!(parse_commands(&stream), count);
+        assert_eq!(parse_commands_smtp_proto(&stream), count);
+        let body = stuffed_body(200_000);
+        let dots = memchr::memmem::find_iter(&body, b"\r\n..").count();
+        // Content is the body less the terminator and one dot per stuffed line.
+        assert_eq!(receive_body(&body), body.len() - 3 - dots);
+        assert_eq!(memmem_end_of_data(&body), body.len() - 5);
+        let mut buf = Vec::new();
+        assert!(receive_body_smtp_proto(&body, &mut buf) >= body.len() - 5 - dots);
     }
 }
