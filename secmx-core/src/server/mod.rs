@@ -1381,7 +1381,11 @@ impl ServerSession {
             }
         }
         if self.backlog.is_empty() && self.is_closed() && !self.close_notify_sent {
-            self.transport.close_notify();
+            // RFC 8446 §6.1, once TLS is up; nothing in the middle of a
+            // handshake, where no session exists to close.
+            if self.tls {
+                self.transport.close_notify();
+            }
             self.close_notify_sent = true;
         }
     }
