@@ -366,10 +366,17 @@ pub(crate) fn tls_server_config() -> Arc<rustls::ServerConfig> {
 
 /// The client side: trusts the test CA.
 pub(crate) fn tls_client_config() -> Arc<rustls::ClientConfig> {
+    tls_client_config_for(rustls::DEFAULT_VERSIONS)
+}
+
+/// The client side, limited to some protocol versions.
+pub(crate) fn tls_client_config_for(
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(pki().ca.clone()).expect("CA certificate parses");
     let config = rustls::ClientConfig::builder_with_provider(ring_provider())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .expect("ring supports TLS 1.2 and 1.3")
         .with_root_certificates(roots)
         .with_no_client_auth();
