@@ -263,7 +263,7 @@ fn large_message_over_tls_streams_in_bounded_chunks() {
     let mut n = 0u32;
     while body.len() < 100 * 1024 {
         body.extend_from_slice(format!("line {n} of the message, with some text\r\n").as_bytes());
-        if n % 97 == 0 {
+        if n.is_multiple_of(97) {
             body.extend_from_slice(b".starts with a dot\r\n");
         }
         n += 1;
