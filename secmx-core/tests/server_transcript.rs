@@ -869,7 +869,7 @@ fn data_after_bdat_and_rcpt_after_bdat_are_refused_rfc3030_2() {
             Server(
                 b"250 mx.example.test\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n\
 250 2.0.0 Ok: 3 octets received\r\n503 5.5.1 Error: DATA after BDAT in the same transaction\r\n\
-503 5.5.1 Error: nested MAIL command\r\n250 2.0.0 Ok: queued\r\n",
+503 5.5.1 Error: RCPT after BDAT\r\n250 2.0.0 Ok: queued\r\n",
             ),
         ],
     );

@@ -1044,7 +1044,7 @@ impl ServerSession {
         };
         if transaction.bdat.is_some() {
             // RFC 3030 §2: the envelope is closed once BDAT began.
-            return self.refuse(Some(Verb::Rcpt), replies::NESTED_MAIL);
+            return self.refuse(Some(Verb::Rcpt), replies::RCPT_AFTER_BDAT);
         }
         transaction.rcpt_attempts += 1;
         let announced = extended
@@ -1136,7 +1136,7 @@ impl ServerSession {
             let reply = if too_big {
                 ErrorReply::TOO_BIG
             } else {
-                replies::NESTED_MAIL
+                replies::BAD_SEQUENCE
             };
             self.abort(AbortReason::BodyRefused(reply));
             self.phase = Phase::Discard {

@@ -80,6 +80,10 @@ pub(crate) const DATA_AFTER_BDAT: ErrorReply = reply(
     1,
     "Error: DATA after BDAT in the same transaction",
 );
+/// `503 5.5.1`: RCPT once the body began with BDAT (RFC 3030 §2).
+pub(crate) const RCPT_AFTER_BDAT: ErrorReply = reply(503, 5, 5, 1, "Error: RCPT after BDAT");
+/// `503 5.5.1`: any other command out of sequence (RFC 5321 §4.1.4).
+pub(crate) const BAD_SEQUENCE: ErrorReply = reply(503, 5, 5, 1, "Error: bad sequence of commands");
 /// `452 4.5.3`: recipient limit reached (RFC 5321 §4.5.3.1.10).
 pub(crate) const TOO_MANY_RECIPIENTS: ErrorReply =
     reply(452, 4, 5, 3, "Error: too many recipients");
