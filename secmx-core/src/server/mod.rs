@@ -163,6 +163,34 @@
 //! mid-DATA gives [`ServerEvent::MessageAborted`], never a message
 //! (RFC 5321 §3.8).
 //!
+//! # Decisions where the RFCs leave room
+//!
+//! - A MAIL or RCPT parameter of an extension that was not announced, or any
+//!   parameter after HELO (not EHLO), gets `555 5.5.4` (RFC 5321
+//!   §4.1.1.11). BINARYMIME and AUTH are not offered.
+//! - `MAIL … REQUIRETLS` before TLS gets `530 5.7.10` ("encryption
+//!   needed", RFC 5248 registry): REQUIRETLS is announced only under TLS
+//!   (RFC 8689 §2), and `530` tells the client what it must do first.
+//! - BDAT when CHUNKING is off gets `502 5.5.1`, but its chunk is still read
+//!   and dropped, so that its octets never run as commands. A BDAT chunk
+//!   that takes the message over the size limit ends the transaction with
+//!   `552 5.3.4` after the chunk; chunks pipelined after it get `503`
+//!   (RFC 3030 §2). RCPT after a BDAT chunk gets `503`.
+//! - DATA with no accepted recipient gets `554 5.5.1 no valid recipients`
+//!   when RCPT was tried, `503 5.5.1` otherwise (RFC 2920 §3.1 allows both).
+//! - Message text lines over [`ServerConfig::max_text_line`] (1000 by
+//!   default, RFC 5321 §4.5.3.1.6) make the message refused with
+//!   `500 5.5.2` after the end of data; bare CR or LF in the body only when
+//!   [`ServerConfig::forbid_bare_line_ends`].
+//! - Permanent (`5yz`) refusals count towards [`ServerConfig::max_errors`]
+//!   (then `421 4.7.0` and close); `452` (too many recipients) does not.
+//! - The idle timer restarts on every input byte and stops while the
+//!   application decides; an application reply with code `421` closes the
+//!   session after it is sent.
+//! - End of file while a decision waits closes at once (the client will not
+//!   read the answer); otherwise buffered commands are answered first.
+//! - `close_notify` is sent on close only once TLS is established.
+//!
 //! # Memory
 //!
 //! - An idle session holds no heap beyond its HELO name: the line reader,
