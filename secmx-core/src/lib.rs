@@ -22,6 +22,7 @@
 
 pub mod limits;
 pub mod proto;
+pub mod server;
 pub mod time;
 pub mod transport;
 
