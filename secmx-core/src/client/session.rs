@@ -635,6 +635,9 @@ impl ClientSession {
     fn on_starttls(&mut self, reply: Reply<'static>, at_end: bool) {
         let one_220 = reply.code() == ReplyCode::SERVICE_READY && reply.lines().len() == 1;
         if one_220 {
+            // RFC 3207 §4.2: what the server said in clear is void from
+            // here on, whether TLS starts or not.
+            self.caps = None;
             if !at_end {
                 // CVE-2021-38371: replies smuggled behind the 220.
                 return self.fail(ClientError::ResponseInjection);
@@ -644,11 +647,7 @@ impl ClientSession {
                 self.config.server_name.clone(),
             );
             match started {
-                Ok(()) => {
-                    // RFC 3207 §4.2: what the server said in clear is void.
-                    self.caps = None;
-                    self.check_first_tls_octet = true;
-                }
+                Ok(()) => self.check_first_tls_octet = true,
                 Err(e) => self.fail(ClientError::TlsConfig(e)),
             }
         } else if reply.is_negative() {
