@@ -318,7 +318,7 @@ fn body_100k() -> Vec<u8> {
     let mut body = b"Subject: a large message\r\n\r\n".to_vec();
     let mut n = 0u32;
     while body.len() < 100 * 1024 {
-        if n % 7 == 0 {
+        if n.is_multiple_of(7) {
             body.extend_from_slice(b".starts with a dot\r\n");
         }
         body.extend_from_slice(format!("line {n} of the message body, some text\r\n").as_bytes());
@@ -477,9 +477,12 @@ fn requiretls_goes_out_when_offered_over_tls_rfc8689_4() {
 // ---------------------------------------------------------------------------
 // Certificate failures
 
+/// A certificate the server presents and the error the verifier must give.
+type CertCase = (&'static str, &'static Leaf, fn(&CertificateError) -> bool);
+
 #[test]
 fn certificate_failures_stop_the_session_before_the_envelope() {
-    let cases: [(&str, &Leaf, fn(&CertificateError) -> bool); 4] = [
+    let cases: [CertCase; 4] = [
         ("self-signed", &pki().self_signed, |e| {
             matches!(e, CertificateError::UnknownIssuer)
         }),
