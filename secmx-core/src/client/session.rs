@@ -1080,16 +1080,21 @@ fn prepare(
     if params.auth.is_some() {
         need(Keyword::Auth)?;
     }
-    let size = if binary {
-        u64::try_from(body.len()).unwrap_or(u64::MAX)
-    } else {
-        normalized_len(&body).0
+    // The size as it will be sent (RFC 1870 §4), counted only when the
+    // server takes SIZE.
+    let size = || {
+        if binary {
+            u64::try_from(body.len()).unwrap_or(u64::MAX)
+        } else {
+            normalized_len(&body).0
+        }
     };
     params.size = match caps.size() {
-        Some(Size::Max(limit)) if size > limit => {
-            return Err(SubmitError::TooBig { size, limit });
-        }
-        Some(_) => Some(size),
+        Some(Size::Max(limit)) => match size() {
+            size if size > limit => return Err(SubmitError::TooBig { size, limit }),
+            size => Some(size),
+        },
+        Some(Size::NoLimit) => Some(size()),
         None => None,
     };
 
