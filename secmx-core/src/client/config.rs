@@ -41,7 +41,8 @@ pub enum TlsRequirement {
 #[non_exhaustive]
 pub struct ClientConfig {
     /// The name sent with EHLO or HELO (RFC 5321 §4.1.1.1): the client's
-    /// own domain, or an address literal.
+    /// own domain in ASCII (A-labels: SMTPUTF8 is not in force yet), or an
+    /// address literal.
     pub ehlo_name: Domain<'static>,
     /// Whether STARTTLS is skipped, tried or required.
     pub tls_requirement: TlsRequirement,
