@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod dns;
+pub mod session;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -4,13 +4,64 @@
 //!
 //! `cargo run --release -p secmx-benches --bin report`
 
+// The one unsafe item: a counting global allocator for the heap figures.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
+
+use secmx_benches::session::{
+    Fixture, anchor_plaintext, bare_rustls, idle_server, secmx_session, server_after_tls,
+};
 
 use secmx_benches::dns::{decode_all, record_responses, replay};
 use secmx_benches::{
     best_of, command_stream, memmem_end_of_data, mib_per_s, parse_commands,
     parse_commands_smtp_proto, receive_body, stuffed_body,
 };
+
+/// Live heap bytes of the whole process.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+struct Counting;
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the
+// counter only observes sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract for `alloc` is passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        // SAFETY: the caller's contract for `realloc` is passed on as is.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Heap bytes `make` leaves live in what it returns, plus the value's own
+/// size.
+fn retained<T>(make: impl FnOnce() -> T) -> (usize, T) {
+    let before = LIVE.load(Ordering::Relaxed);
+    let value = make();
+    let after = LIVE.load(Ordering::Relaxed);
+    ((after - before).max(0) as usize + size_of::<T>(), value)
+}
 
 const REPETITIONS: usize = 15;
 const PER_SAMPLE: Duration = Duration::from_millis(40);
@@ -68,5 +119,37 @@ fn main() {
         "discovery {ours:.2} us {:.2}x hickory-decode={anchor:.2}us ({} responses)",
         ours / anchor,
         responses.len()
+    );
+
+    let fixture = Fixture::new(100 * 1024);
+    let (up, down) = anchor_plaintext(&fixture);
+    let figures = best_of(
+        REPETITIONS,
+        PER_SAMPLE * 5,
+        &mut [
+            ("secmx", &mut || secmx_session(&fixture, now).stored),
+            ("rustls", &mut || bare_rustls(&fixture, up, down)),
+        ],
+    );
+    let ours = figures[0].best.as_secs_f64() * 1e6;
+    let anchor = figures[1].best.as_secs_f64() * 1e6;
+    println!(
+        "session_100k {ours:.0} us {:.2}x bare-rustls={anchor:.0}us",
+        ours / anchor
+    );
+
+    let (idle, server) = retained(|| idle_server(&fixture, now));
+    drop(server);
+    println!(
+        "server_idle_pre_tls {idle} bytes {:.2}x budget=4096B",
+        idle as f64 / 4096.0
+    );
+    // The handshake's transient allocations are made and freed inside;
+    // what is counted is what the server still holds afterwards.
+    let (tls, server) = retained(|| server_after_tls(&fixture, now));
+    drop(server);
+    println!(
+        "server_idle_post_tls {tls} bytes {:.2}x budget=4096B",
+        tls as f64 / 4096.0
     );
 }
