@@ -11,3 +11,7 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod types;
+
+pub use types::{CertCheck, Class};
