@@ -899,7 +899,7 @@ fn a_client_that_stops_mid_data_gets_421_and_no_message() {
             );
             p.run();
             // The link from the client dies once some body has arrived.
-            p.cut_client_link_when(Box::new(|events| {
+            p.cut_client_link_when(Box::new(|events, _| {
                 events
                     .iter()
                     .any(|e| matches!(e, ServerEvent::BodyChunk(_)))
@@ -1114,5 +1114,692 @@ fn response_injection_by_a_raw_server_is_never_read_cve_2021_38371() {
             assert!(!contains(&after, word), "{context}");
         }
         same.check(&p, &context);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// More transactions: limits, refusals by the application, timers
+
+#[test]
+fn more_than_100_recipients_the_rest_get_452_rfc5321_4_5_3_1_10() {
+    let to: Vec<String> = (0..150).map(|i| format!("<r{i}@example.test>")).collect();
+    let to: Vec<&str> = to.iter().map(String::as_str).collect();
+    for extensions in EXTENSIONS {
+        let mut same = SameEverywhere::new();
+        for delivery in DELIVERIES {
+            let context = format!("{extensions:?} {delivery:?}");
+            let mut p = Pair::sessions(
+                client_config(TlsRequirement::Required, BOTH),
+                with_extensions(ber_tls(), extensions),
+                delivery,
+                accept_all(),
+            );
+            p.run();
+            p.send(envelope(&to), SMALL_BODY).expect("ready");
+            p.quit();
+            p.settle();
+            p.assert_finished();
+            let mut client = tags(&["greeting 220", "caps clear", "tls", "caps tls", "ready"]);
+            client.extend((0..100).map(|i| format!("rcpt-ok {i}")));
+            client.extend((100..150).map(|i| format!("rcpt-rejected {i} 452")));
+            client.extend(tags(&["accepted 250", "ready", "closed quit"]));
+            assert_eq!(p.client_tags(), client, "{context}");
+            let refused = p.count_server(
+                |e| matches!(e, ServerEvent::Refused { reply, .. } if reply.code().get() == 452),
+            );
+            assert_eq!(refused, 50, "{context}");
+            assert_eq!(p.stored.len(), 1);
+            assert_eq!(p.stored[0].envelope.recipients.len(), 100);
+            assert_eq!(p.stored[0].body, normalise(SMALL_BODY));
+            same.check(&p, &context);
+        }
+    }
+}
+
+#[test]
+fn a_pipelined_group_larger_than_the_input_buffer_rfc2920_3_1() {
+    // 2000 RCPTs (about 50 KiB of commands, 30 KiB of replies): the server
+    // takes part of the group, the rest waits on the wire.
+    let to: Vec<String> = (0..2000)
+        .map(|i| format!("<rcpt{i}@example.test>"))
+        .collect();
+    let to: Vec<&str> = to.iter().map(String::as_str).collect();
+    for chunking in [true, false] {
+        let mut same = SameEverywhere::new();
+        for delivery in DELIVERIES {
+            let context = format!("chunking {chunking} {delivery:?}");
+            let mut config = with_extensions(ber_tls(), (true, chunking));
+            config.max_recipients = 2000;
+            let mut p = Pair::sessions(
+                client_config(TlsRequirement::Required, BOTH),
+                config,
+                delivery,
+                accept_all(),
+            );
+            p.run();
+            p.send(envelope(&to), SMALL_BODY).expect("ready");
+            p.quit();
+            p.settle();
+            p.assert_finished();
+            let accepted = p
+                .client_events
+                .iter()
+                .filter(|e| matches!(e, ClientEvent::RcptAccepted { .. }))
+                .count();
+            assert_eq!(accepted, 2000, "{context}");
+            assert!(
+                p.client_tags()
+                    .ends_with(&tags(&["accepted 250", "ready", "closed quit"])),
+                "{context}"
+            );
+            assert_eq!(p.stored.len(), 1);
+            assert_eq!(p.stored[0].envelope.recipients.len(), 2000);
+            same.check(&p, &context);
+        }
+    }
+}
+
+fn reject_messages(code: u16, enhanced: (u8, u16, u16)) -> Policy {
+    let mut seen = 0;
+    Box::new(move |event| match event {
+        // The first message is refused, the second taken.
+        ServerEvent::MessageComplete { .. } => {
+            seen += 1;
+            if seen == 1 {
+                Answer::Reject(reply(code, enhanced, "refused by policy"))
+            } else {
+                Answer::Accept
+            }
+        }
+        _ => Answer::Accept,
+    })
+}
+
+#[test]
+fn the_application_refuses_a_message_then_takes_the_next() {
+    for (code, enhanced) in [(554, (5, 7, 1)), (451, (4, 3, 0))] {
+        for extensions in EXTENSIONS {
+            let mut same = SameEverywhere::new();
+            for delivery in DELIVERIES {
+                let context = format!("{code} {extensions:?} {delivery:?}");
+                let mut p = Pair::sessions(
+                    client_config(TlsRequirement::Opportunistic, BOTH),
+                    with_extensions(ber_tls(), extensions),
+                    delivery,
+                    reject_messages(code, enhanced),
+                );
+                p.run();
+                p.send(envelope(&["<b@example.test>"]), &b"first\r\n"[..])
+                    .expect("ready");
+                p.send(envelope(&["<c@example.test>"]), &b"second\r\n"[..])
+                    .expect("ready");
+                p.quit();
+                p.settle();
+                p.assert_finished();
+                assert_eq!(
+                    p.client_tags(),
+                    tags(&[
+                        "greeting 220",
+                        "caps clear",
+                        "tls",
+                        "caps tls",
+                        "ready",
+                        "rcpt-ok 0",
+                        &format!("rejected {code}"),
+                        "ready",
+                        "rcpt-ok 0",
+                        "accepted 250",
+                        "ready",
+                        "closed quit",
+                    ]),
+                    "{context}"
+                );
+                let bdat = if extensions.1 { "bdat" } else { "data" };
+                assert_eq!(
+                    p.server_tags(),
+                    tags(&[
+                        "ehlo",
+                        "tls",
+                        "ehlo",
+                        "mail",
+                        "rcpt",
+                        bdat,
+                        "body",
+                        "complete",
+                        "mail",
+                        "rcpt",
+                        bdat,
+                        "body",
+                        "complete",
+                        "closed quit",
+                    ]),
+                    "{context}"
+                );
+                assert_eq!(p.stored.len(), 1);
+                assert_eq!(p.stored[0].body, b"second\r\n");
+                same.check(&p, &context);
+            }
+        }
+    }
+}
+
+#[test]
+fn mail_refused_by_the_application_the_pipelined_rest_gets_503() {
+    let mut first = true;
+    for extensions in EXTENSIONS {
+        let (pipelining, chunking) = extensions;
+        let mut same = SameEverywhere::new();
+        for delivery in DELIVERIES {
+            let context = format!("{extensions:?} {delivery:?}");
+            let policy: Policy = Box::new(move |event| match event {
+                ServerEvent::MailFrom { from, .. } if from.to_string().contains("spam") => {
+                    Answer::Reject(reply(550, (5, 7, 1), "sender refused"))
+                }
+                _ => Answer::Accept,
+            });
+            let mut p = Pair::sessions(
+                client_config(TlsRequirement::Opportunistic, BOTH),
+                with_extensions(ber_tls(), extensions),
+                delivery,
+                policy,
+            );
+            p.run();
+            let spam = envelope(&["<b@example.test>"]);
+            let spam = secmx_core::client::Envelope {
+                reverse_path: reverse("<spam@client.example>"),
+                ..spam
+            };
+            p.send(spam, SMALL_BODY).expect("ready");
+            p.send(envelope(&["<b@example.test>"]), SMALL_BODY)
+                .expect("ready");
+            p.quit();
+            p.settle();
+            p.assert_finished();
+            assert_eq!(
+                p.client_tags(),
+                tags(&[
+                    "greeting 220",
+                    "caps clear",
+                    "tls",
+                    "caps tls",
+                    "ready",
+                    "mail-rejected 550",
+                    "ready",
+                    "rcpt-ok 0",
+                    "accepted 250",
+                    "ready",
+                    "closed quit",
+                ]),
+                "{context}"
+            );
+            let mut server = tags(&["ehlo", "tls", "ehlo", "mail"]);
+            if pipelining {
+                server.push("refused RCPT 503".into());
+                if !chunking {
+                    server.push("refused DATA 503".into());
+                }
+            }
+            delivered(&mut Vec::new(), &mut server, 1, chunking, false);
+            server.push("closed quit".into());
+            assert_eq!(p.server_tags(), server, "{context}");
+            assert_eq!(p.stored.len(), 1);
+            assert_eq!(p.stored[0].envelope.from, reverse("<a@client.example>"));
+            same.check(&p, &context);
+            first = false;
+        }
+    }
+    assert!(!first);
+}
+
+#[test]
+fn a_421_from_the_application_closes_both_sides_rfc5321_3_8() {
+    let mut same = SameEverywhere::new();
+    for delivery in DELIVERIES {
+        let policy: Policy = Box::new(|event| match event {
+            ServerEvent::RcptTo { .. } => Answer::Reject(reply(421, (4, 3, 2), "shutting down")),
+            _ => Answer::Accept,
+        });
+        let mut p = Pair::sessions(
+            client_config(TlsRequirement::Opportunistic, BOTH),
+            ber_tls(),
+            delivery,
+            policy,
+        );
+        p.run();
+        p.send(envelope(&["<b@example.test>"]), SMALL_BODY)
+            .expect("ready");
+        p.settle();
+        p.assert_finished();
+        assert_eq!(
+            p.client_tags(),
+            tags(&[
+                "greeting 220",
+                "caps clear",
+                "tls",
+                "caps tls",
+                "ready",
+                "closed 421"
+            ]),
+            "{delivery:?}"
+        );
+        assert_eq!(
+            p.server_tags(),
+            tags(&[
+                "ehlo",
+                "tls",
+                "ehlo",
+                "mail",
+                "rcpt",
+                "aborted closed",
+                "closed ServiceClosing"
+            ]),
+            "{delivery:?}"
+        );
+        assert!(p.stored.is_empty());
+        same.check(&p, &format!("{delivery:?}"));
+    }
+}
+
+#[test]
+fn an_idle_client_gets_421_after_the_server_timeout_rfc5321_4_5_3_2_7() {
+    let mut same = SameEverywhere::new();
+    for delivery in DELIVERIES {
+        let mut p = Pair::sessions(
+            client_config(TlsRequirement::Opportunistic, BOTH),
+            ber_tls(),
+            delivery,
+            accept_all(),
+        );
+        p.run();
+        p.send(envelope(&["<b@example.test>"]), SMALL_BODY)
+            .expect("ready");
+        // The client never quits.
+        p.settle();
+        p.assert_finished();
+        assert_eq!(p.elapsed(), Duration::from_secs(300));
+        assert_eq!(
+            p.client_tags(),
+            tags(&[
+                "greeting 220",
+                "caps clear",
+                "tls",
+                "caps tls",
+                "ready",
+                "rcpt-ok 0",
+                "accepted 250",
+                "ready",
+                "closed 421",
+            ]),
+            "{delivery:?}"
+        );
+        assert_eq!(
+            p.server_tags(),
+            tags(&[
+                "ehlo",
+                "tls",
+                "ehlo",
+                "mail",
+                "rcpt",
+                "bdat",
+                "body",
+                "complete",
+                "closed timeout",
+            ])
+        );
+        assert_eq!(p.stored.len(), 1);
+        same.check(&p, &format!("{delivery:?}"));
+    }
+}
+
+#[test]
+fn a_greeting_delay_is_waited_for() {
+    let mut same = SameEverywhere::new();
+    for delivery in DELIVERIES {
+        let mut config = ber_tls();
+        config.greeting_delay = Some(Duration::from_secs(5));
+        let mut p = Pair::sessions(
+            client_config(TlsRequirement::Required, BOTH),
+            config,
+            delivery,
+            accept_all(),
+        );
+        p.run();
+        assert!(p.client_events.is_empty() && p.client_wire.is_empty());
+        // One jump: the delayed greeting goes out; the client carries on.
+        let at = p.next_timeout().expect("the greeting timer");
+        assert_eq!(at - p.now, Duration::from_secs(5));
+        p.now = at;
+        p.server().handle_timeout(at);
+        p.run();
+        assert_eq!(
+            p.client_tags(),
+            tags(&["greeting 220", "caps clear", "tls", "caps tls", "ready"])
+        );
+        p.send(envelope(&["<b@example.test>"]), SMALL_BODY)
+            .expect("ready");
+        p.quit();
+        p.settle();
+        p.assert_finished();
+        assert_eq!(p.stored.len(), 1);
+        same.check(&p, &format!("{delivery:?}"));
+    }
+}
+
+#[test]
+fn a_text_line_over_1000_octets_is_refused_rfc5321_4_5_3_1_6() {
+    let mut body = b"Subject: long\r\n\r\n".to_vec();
+    body.extend(std::iter::repeat_n(b'x', 1200));
+    body.extend_from_slice(b"\r\n");
+    for chunking in [false, true] {
+        let mut same = SameEverywhere::new();
+        for delivery in DELIVERIES {
+            let context = format!("chunking {chunking} {delivery:?}");
+            let mut p = Pair::sessions(
+                client_config(TlsRequirement::Opportunistic, BOTH),
+                with_extensions(ber_tls(), (true, chunking)),
+                delivery,
+                accept_all(),
+            );
+            p.run();
+            p.send(envelope(&["<b@example.test>"]), body.clone())
+                .expect("ready");
+            p.quit();
+            p.settle();
+            p.assert_finished();
+            let client = p.client_tags();
+            let server = p.server_tags();
+            // DATA: the server refuses the long line after the end of data;
+            // BDAT carries octets, not lines (RFC 3030 §2).
+            if chunking {
+                assert!(
+                    client.contains(&"accepted 250".to_owned()),
+                    "{context}: {client:?}"
+                );
+                assert_eq!(p.stored.len(), 1);
+                assert_eq!(p.stored[0].body, body);
+            } else {
+                assert!(
+                    client.contains(&"rejected 500".to_owned()),
+                    "{context}: {client:?}"
+                );
+                assert!(
+                    server.contains(&"refused DATA 500".to_owned()),
+                    "{context}: {server:?}"
+                );
+                assert!(p.stored.is_empty());
+            }
+            same.check(&p, &context);
+        }
+    }
+}
+
+#[test]
+fn a_message_of_exactly_the_size_limit_goes_rfc1870_4() {
+    for announce in [true, false] {
+        for chunking in [true, false] {
+            for delivery in DELIVERIES {
+                let context = format!("announce {announce} chunking {chunking} {delivery:?}");
+                let mut config = with_extensions(ber_tls(), (true, chunking));
+                config.max_message_size = Some(1000);
+                config.extensions.size = announce;
+                let mut p = Pair::sessions(
+                    client_config(TlsRequirement::Opportunistic, BOTH),
+                    config,
+                    delivery,
+                    accept_all(),
+                );
+                p.run();
+                // 998 octets and a bare LF: 1000 once normalised.
+                let mut body = vec![b'.'; 998];
+                body.push(b'\n');
+                assert_eq!(normalise(&body).len(), 1000);
+                p.send(envelope(&["<b@example.test>"]), body.clone())
+                    .expect("fits");
+                if announce {
+                    // One more octet and the client refuses it.
+                    body.insert(0, b'x');
+                    assert_eq!(
+                        p.send(envelope(&["<b@example.test>"]), body),
+                        Err(SubmitError::TooBig {
+                            size: 1001,
+                            limit: 1000
+                        })
+                    );
+                }
+                p.quit();
+                p.settle();
+                p.assert_finished();
+                assert_eq!(p.stored.len(), 1, "{context}: {:?}", p.client_tags());
+                let mut expected = vec![b'.'; 998];
+                expected.extend_from_slice(b"\r\n");
+                assert_eq!(p.stored[0].body, expected, "{context}");
+            }
+        }
+    }
+}
+
+#[test]
+fn smtputf8_8bitmime_and_dsn_parameters_cross_unchanged() {
+    use secmx_core::proto::param::{Body, Notify, Orcpt, RcptParameters, Ret};
+    use secmx_core::proto::path::ForwardPath;
+    let body = "Subject: caf\u{e9}\r\n\r\nna\u{ef}ve r\u{e9}sum\u{e9}\r\n"
+        .as_bytes()
+        .to_vec();
+    let mut same = SameEverywhere::new();
+    for delivery in DELIVERIES {
+        let context = format!("{delivery:?}");
+        let mut p = Pair::sessions(
+            client_config(TlsRequirement::Required, BOTH),
+            ber_tls(),
+            delivery,
+            accept_all(),
+        );
+        p.run();
+        let to = ForwardPath::parse("<j\u{f6}rg@b\u{fc}cher.example>".as_bytes(), true)
+            .expect("valid UTF-8 path")
+            .into_owned();
+        let recipient =
+            secmx_core::client::Recipient::new(to.clone()).with_params(RcptParameters {
+                notify: Some(Notify::SUCCESS | Notify::FAILURE),
+                orcpt: Some(Orcpt {
+                    addr_type: "rfc822".into(),
+                    address: "joerg@example.test".into(),
+                }),
+                ..RcptParameters::default()
+            });
+        let mut env = secmx_core::client::Envelope::new(reverse("<a@client.example>"))
+            .with_recipient(recipient);
+        env.params.smtputf8 = true;
+        env.params.body = Some(Body::EightBitMime);
+        env.params.ret = Some(Ret::Hdrs);
+        env.params.envid = Some("QQ314159 +x".into());
+        p.send(env.clone(), body.clone()).expect("ready");
+        p.quit();
+        p.settle();
+        p.assert_finished();
+        assert_eq!(p.stored.len(), 1, "{context}: {:?}", p.server_tags());
+        let stored = &p.stored[0];
+        assert_eq!(stored.body, body);
+        let mut sent = env.params.clone();
+        sent.size = Some(body.len() as u64);
+        assert_eq!(stored.envelope.params, sent, "{context}");
+        assert_eq!(stored.envelope.recipients.len(), 1);
+        assert_eq!(stored.envelope.recipients[0].to, to);
+        assert_eq!(
+            stored.envelope.recipients[0].params,
+            env.recipients[0].params
+        );
+        same.check(&p, &context);
+    }
+}
+
+#[test]
+fn a_handshake_that_never_finishes_times_out_on_both_sides() {
+    let mut same = SameEverywhere::new();
+    for delivery in DELIVERIES {
+        let context = format!("{delivery:?}");
+        let mut p = Pair::sessions(
+            client_config(TlsRequirement::Required, BOTH),
+            ber_tls(),
+            delivery,
+            accept_all(),
+        );
+        // The ClientHello never arrives.
+        p.cut_client_link_when(Box::new(|_, wire| {
+            contains(wire, b"220 2.0.0 Ready to start TLS\r\n")
+        }));
+        p.settle();
+        p.assert_finished();
+        // RFC 3207 names no handshake timeout; both sides use one minute.
+        assert_eq!(p.elapsed(), Duration::from_secs(60), "{context}");
+        assert_eq!(
+            p.client_error(),
+            Some(&ClientError::Timeout(
+                secmx_core::client::TimeoutKind::TlsHandshake
+            ))
+        );
+        assert_eq!(
+            p.client_tags(),
+            tags(&["greeting 220", "caps clear", "closed error"])
+        );
+        assert_eq!(p.server_tags(), tags(&["ehlo", "closed timeout"]));
+        // Nothing in clear after the 220: no 421 into a TLS stream.
+        assert!(p.server_wire.ends_with(b"220 2.0.0 Ready to start TLS\r\n"));
+        same.check(&p, &context);
+    }
+}
+
+fn store_slowly() -> Policy {
+    Box::new(|event| match event {
+        ServerEvent::MessageComplete { .. } => Answer::Wait,
+        _ => Answer::Accept,
+    })
+}
+
+#[test]
+fn the_final_reply_waits_for_the_application_rfc5321_6_1() {
+    for chunking in [true, false] {
+        let mut same = SameEverywhere::new();
+        for delivery in DELIVERIES {
+            let context = format!("chunking {chunking} {delivery:?}");
+            let mut p = Pair::sessions(
+                client_config(TlsRequirement::Opportunistic, BOTH),
+                with_extensions(ber_tls(), (true, chunking)),
+                delivery,
+                store_slowly(),
+            );
+            p.run();
+            p.send(envelope(&["<b@example.test>"]), SMALL_BODY)
+                .expect("ready");
+            // The server does not time the application.
+            assert_eq!(
+                p.server().pending_decision(),
+                Some(secmx_core::server::Decision::Message)
+            );
+            assert_eq!(p.server().poll_timeout(), None);
+            assert!(!p.client_tags().contains(&"accepted 250".to_owned()));
+            // Stored after nine minutes: in time.
+            p.now += Duration::from_secs(540);
+            let now = p.now;
+            p.server().accept(now).expect("pending");
+            p.run();
+            p.quit();
+            p.settle();
+            p.assert_finished();
+            assert!(
+                p.client_tags().ends_with(&tags(&[
+                    "rcpt-ok 0",
+                    "accepted 250",
+                    "ready",
+                    "closed quit"
+                ])),
+                "{context}"
+            );
+            assert_eq!(p.stored.len(), 1);
+            same.check(&p, &context);
+        }
+    }
+}
+
+#[test]
+fn a_final_reply_too_late_the_client_gives_up_and_the_message_is_not_acknowledged() {
+    for chunking in [true, false] {
+        let mut same = SameEverywhere::new();
+        for delivery in DELIVERIES {
+            let context = format!("chunking {chunking} {delivery:?}");
+            let mut p = Pair::sessions(
+                client_config(TlsRequirement::Opportunistic, BOTH),
+                with_extensions(ber_tls(), (true, chunking)),
+                delivery,
+                store_slowly(),
+            );
+            p.run();
+            p.send(envelope(&["<b@example.test>"]), SMALL_BODY)
+                .expect("ready");
+            p.settle();
+            p.assert_finished();
+            // At least the 10 minutes of RFC 5321 §4.5.3.2.6.
+            assert!(p.elapsed() >= Duration::from_secs(600), "{context}");
+            assert_eq!(
+                p.client_error(),
+                Some(&ClientError::Timeout(
+                    secmx_core::client::TimeoutKind::DataTermination
+                ))
+            );
+            // The client's close_notify ends the session while the decision
+            // waits: the transaction is aborted, and the late answer fails.
+            assert!(
+                p.server_tags()
+                    .ends_with(&tags(&["complete", "aborted closed", "closed peer"])),
+                "{context}: {:?}",
+                p.server_tags()
+            );
+            let now = p.now;
+            assert_eq!(
+                p.server().accept(now),
+                Err(secmx_core::server::AnswerError::Closed)
+            );
+            same.check(&p, &context);
+        }
+    }
+}
+
+#[test]
+fn after_a_552_the_next_message_goes_rfc3030_2() {
+    for chunking in [true, false] {
+        let mut same = SameEverywhere::new();
+        for delivery in DELIVERIES {
+            let context = format!("chunking {chunking} {delivery:?}");
+            let mut p = Pair::sessions(
+                client_config(TlsRequirement::Opportunistic, BOTH),
+                small_server(false, chunking),
+                delivery,
+                accept_all(),
+            );
+            p.run();
+            p.send(envelope(&["<b@example.test>"]), vec![b'x'; 4000])
+                .expect("ready");
+            p.send(envelope(&["<c@example.test>"]), SMALL_BODY)
+                .expect("ready");
+            p.quit();
+            p.settle();
+            p.assert_finished();
+            assert!(
+                p.client_tags().ends_with(&tags(&[
+                    "rcpt-ok 0",
+                    "rejected 552",
+                    "ready",
+                    "rcpt-ok 0",
+                    "accepted 250",
+                    "ready",
+                    "closed quit",
+                ])),
+                "{context}: {:?}",
+                p.client_tags()
+            );
+            assert_eq!(p.stored.len(), 1);
+            assert_eq!(p.stored[0].body, normalise(SMALL_BODY));
+            same.check(&p, &context);
+        }
     }
 }

@@ -273,6 +273,8 @@ pub(crate) const DELIVERIES: [Delivery; 3] = [
 pub(crate) enum Answer {
     Accept,
     Reject(Reply<'static>),
+    /// Leave the decision pending; the test answers later.
+    Wait,
 }
 
 pub(crate) type Policy = Box<dyn FnMut(&ServerEvent) -> Answer>;
@@ -307,8 +309,9 @@ pub(crate) struct Stored {
 }
 
 /// When the link from the client goes dead (the client hangs): checked
-/// before every piece the server is offered.
-pub(crate) type Cut = Box<dyn Fn(&[ServerEvent]) -> bool>;
+/// before every piece the server is offered, with the server's events and
+/// every byte it wrote so far.
+pub(crate) type Cut = Box<dyn Fn(&[ServerEvent], &[u8]) -> bool>;
 
 pub(crate) struct Pair {
     pub(crate) client: ClientEnd,
@@ -425,7 +428,7 @@ impl Pair {
     }
 
     /// The link from the client dies once `cut` holds over the server's
-    /// events so far.
+    /// events and output so far.
     pub(crate) fn cut_client_link_when(&mut self, cut: Cut) {
         self.cut = Some(cut);
     }
@@ -502,6 +505,7 @@ impl Pair {
                                     Answer::Reject(reply) => {
                                         server.reject(self.now, reply).expect("pending");
                                     }
+                                    Answer::Wait => {}
                                 }
                             }
                             ServerEvent::MessageComplete { envelope, .. } => {
@@ -517,6 +521,14 @@ impl Pair {
                                     }
                                     Answer::Reject(reply) => {
                                         server.reject(self.now, reply).expect("pending");
+                                    }
+                                    Answer::Wait => {
+                                        // The application stores the
+                                        // message while the session waits.
+                                        self.stored.push(Stored {
+                                            envelope: envelope.clone(),
+                                            body,
+                                        });
                                     }
                                 }
                             }
@@ -585,7 +597,7 @@ impl Pair {
                 && self
                     .cut
                     .as_ref()
-                    .is_some_and(|cut| cut(&self.server_events))
+                    .is_some_and(|cut| cut(&self.server_events, &self.server_wire))
             {
                 self.client_link_dead = true;
             }
