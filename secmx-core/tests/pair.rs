@@ -1803,3 +1803,45 @@ fn after_a_552_the_next_message_goes_rfc3030_2() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Failing: the client's wait for the final reply runs from the first
+// call after the body left, not from when it left.
+
+#[test]
+fn the_wait_for_the_final_reply_is_the_data_termination_timeout_rfc5321_4_5_3_2_6() {
+    for data_termination in [Duration::from_secs(600), Duration::from_secs(30)] {
+        for chunking in [true, false] {
+            for delivery in DELIVERIES {
+                let context = format!("{data_termination:?} chunking {chunking} {delivery:?}");
+                let mut config = client_config(TlsRequirement::Opportunistic, BOTH);
+                config.timeouts.data_termination = data_termination;
+                let mut p = Pair::sessions(
+                    config,
+                    with_extensions(ber_tls(), (true, chunking)),
+                    delivery,
+                    store_slowly(),
+                );
+                p.run();
+                p.send(envelope(&["<b@example.test>"]), SMALL_BODY)
+                    .expect("ready");
+                // The body and its end went out at `now`, during the drain
+                // after send_message; the server is storing the message.
+                assert_eq!(p.server().poll_timeout(), None);
+                assert_eq!(
+                    p.next_timeout(),
+                    Some(p.now + data_termination),
+                    "{context}: the client's next deadline"
+                );
+                p.settle();
+                assert_eq!(p.elapsed(), data_termination, "{context}");
+                assert_eq!(
+                    p.client_error(),
+                    Some(&ClientError::Timeout(
+                        secmx_core::client::TimeoutKind::DataTermination
+                    ))
+                );
+            }
+        }
+    }
+}
