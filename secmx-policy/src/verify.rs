@@ -38,8 +38,28 @@
 //! no fallback to the subject common name.
 //!
 //! Failures are classified for reports by [`CertFailure`] with the TLS-RPT
-//! result types (RFC 8460 §4.3). Time comes from rustls (its
-//! `time_provider`); this module reads no clock.
+//! result types (RFC 8460 §4.3); a DANE mismatch is `certificate-not-trusted`.
+//! Time comes from rustls (its `time_provider`); this module reads no clock.
+//! No revocation checking (no CRLs, stapled OCSP is ignored).
+//!
+//! # Example
+//!
+//! ```
+//! use secmx_dns::TlsaRecord;
+//! use secmx_policy::CertCheck;
+//! use secmx_policy::verify::{DanePolicy, Reference, Roots, client_config};
+//!
+//! let reference = Reference::parse("mx.example.net")?;
+//! // PKIX-EE (usage 1) is not usable for SMTP: DANE authenticates nothing,
+//! // and the `dane` check becomes TLS without authentication.
+//! let records = [TlsaRecord::new(1, 1, 1, vec![0; 32])];
+//! assert!(DanePolicy::from_records(&records).is_none());
+//! let tls = client_config(CertCheck::Dane, &reference, Some(&records), &Roots::WebPki)?;
+//! // `tls` and `reference.server_name()` go to
+//! // `secmx_core::client::ClientConfig::new`.
+//! # let _ = tls;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::BTreeSet;
 use std::fmt;
