@@ -13,5 +13,6 @@
 #![deny(missing_docs)]
 
 pub mod types;
+pub mod verify;
 
 pub use types::{CertCheck, Class};
