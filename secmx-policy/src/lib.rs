@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod mta_sts;
 pub mod types;
 
 pub use types::{CertCheck, Class};
