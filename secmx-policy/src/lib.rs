@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod mta_sts;
+pub mod tlsrpt;
 pub mod types;
 
 pub use types::{CertCheck, Class};
