@@ -276,7 +276,7 @@ impl MxPattern {
 }
 
 /// RFC 5321 §4.1.2 `sub-domain = Let-dig [Ldh-str]`, at most 63 octets.
-fn check_label(label: &str) -> Result<(), &'static str> {
+pub(crate) fn check_label(label: &str) -> Result<(), &'static str> {
     let bytes = label.as_bytes();
     let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
         return Err("empty label");
