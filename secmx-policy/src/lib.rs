@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod mta_sts;
+pub mod receiver;
 pub mod rules;
 pub mod tlsrpt;
 pub mod types;
