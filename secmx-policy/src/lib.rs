@@ -12,6 +12,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod mta_sts;
+pub mod receiver;
+pub mod rules;
+pub mod tlsrpt;
 pub mod types;
 pub mod verify;
 
