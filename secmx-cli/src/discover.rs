@@ -138,15 +138,21 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
+/// The addresses of `host`, IPv4 first, each once: an RRset holds no
+/// duplicates (RFC 2181 §5), yet a resolver has been seen to repeat a
+/// record in an answer.
 fn addresses(result: &Discovered, host: &Name) -> Vec<String> {
-    result
-        .addresses(host)
-        .map(|a| {
-            let v4 = a.ipv4.iter().map(ToString::to_string);
-            let v6 = a.ipv6.iter().map(ToString::to_string);
-            v4.chain(v6).collect()
-        })
-        .unwrap_or_default()
+    let mut out: Vec<String> = Vec::new();
+    if let Some(a) = result.addresses(host) {
+        let v4 = a.ipv4.iter().map(ToString::to_string);
+        let v6 = a.ipv6.iter().map(ToString::to_string);
+        for address in v4.chain(v6) {
+            if !out.contains(&address) {
+                out.push(address);
+            }
+        }
+    }
+    out
 }
 
 fn found_json<T>(found: &Found<T>, record: Value) -> Value {

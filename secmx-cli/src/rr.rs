@@ -120,21 +120,17 @@ pub fn zone_lines(args: &RrArgs) -> Result<String, Failure> {
             "; no MX {SECMX_MX_PREFERENCE} record: it names port 25 only, and the SOR is on port {port}"
         );
     }
-    match naming {
-        Some(naming) if naming == host && port == SMTP_PORT => {
-            let _ = writeln!(
-                out,
-                "; naming convention: {h} is secmx.{d}; its A/AAAA records publish it too"
-            );
-        }
-        Some(naming) => {
-            let _ = writeln!(
-                out,
-                "; naming convention: not used ({} would be a SOR on port 25 if it had an address)",
-                naming.to_ascii()
-            );
-        }
-        None => {}
+    if let Some(naming) = naming {
+        let naming = naming.to_ascii();
+        let _ = writeln!(
+            out,
+            "; naming convention: {naming}, if it has an A or AAAA record, is a SOR on port 25{}",
+            if naming == h {
+                " (it is this host)"
+            } else {
+                ""
+            }
+        );
     }
     Ok(out)
 }
@@ -178,7 +174,10 @@ mod tests {
             ]
         );
         assert!(text.contains("\n;example.test. 300 IN SECMX 10 1 25 secmx.example.test.\n"));
-        assert!(text.contains("naming convention: secmx.example.test. is secmx.example.test."));
+        assert!(text.contains(
+            "; naming convention: secmx.example.test., if it has an A or AAAA record, \
+             is a SOR on port 25 (it is this host)\n"
+        ));
         // The generic line parses back to the same RDATA (RFC 3597 §5).
         let generic = records[0].split_once(" IN ").expect("class").1;
         assert_eq!(
@@ -194,7 +193,10 @@ mod tests {
         assert!(
             text.contains("_secmx._tcp.example.test. 300 IN SRV 10 0 10025 sor.example.net.\n")
         );
-        assert!(text.contains("naming convention: not used"));
+        assert!(text.contains(
+            "; naming convention: secmx.example.test., if it has an A or AAAA record, \
+             is a SOR on port 25\n"
+        ));
     }
 
     #[test]
