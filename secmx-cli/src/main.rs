@@ -1,17 +1,74 @@
 //! The `secmx` program: a thin std-I/O driver over the SecMX crates.
 //!
-//! It will run `secmx demo` (a SOR, a BER and a plain receiver on loopback,
-//! with BES and SOS senders and their verdicts), `send`, `serve`, `discover`,
-//! `check`, `rr` and a Postfix TLS policy service.
+//! Subcommands: `serve` (a BER or SOR writing to a spool), `discover` (the
+//! SecMX discovery of a domain) and `rr` (the zone-file lines that publish
+//! a SOR). Exit codes are those of `sysexits.h` ([`secmx_cli::exit`]); a
+//! bad command line exits 64.
 
 #![forbid(unsafe_code)]
 
+use std::io::Write;
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+use secmx_cli::discover::DiscoverArgs;
+use secmx_cli::exit::{self, Failure};
+use secmx_cli::rr::RrArgs;
+use secmx_cli::serve::ServeArgs;
+
+/// SecMX: mail between mail servers over TLS, found through DNS.
+#[derive(Debug, Parser)]
+#[command(name = "secmx", version, about, propagate_version = true)]
+#[command(
+    after_help = "Exit status: 0 success, 64 usage error, 66 input file unreadable, \
+    71 system error, 73 spool not writable, 75 temporary failure, 78 configuration error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Receive mail as a BER or SOR and store each message in a spool
+    /// directory (one JSON line per transaction on stdout).
+    Serve(ServeArgs),
+    /// Show what SecMX discovery finds for a domain: SORs by all four
+    /// conventions, MX hosts, TLSA, MTA-STS, TLS-RPT.
+    Discover(DiscoverArgs),
+    /// Print the zone-file lines (SECMX in native and RFC 3597 form, SRV,
+    /// MX 51966) that publish a SOR for a domain.
+    Rr(RrArgs),
+}
+
 fn main() -> ExitCode {
-    eprintln!(
-        "secmx {}: the demo, send, serve, discover and check subcommands are not built yet",
-        env!("CARGO_PKG_VERSION")
-    );
-    ExitCode::from(64)
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print to stdout and succeed; every
+            // other parse error is a usage error: 64, not clap's 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    let result = match cli.command {
+        Command::Serve(args) => secmx_cli::serve::run(args).map(|()| exit::OK),
+        Command::Discover(args) => secmx_cli::discover::run(&args),
+        Command::Rr(args) => secmx_cli::rr::zone_lines(&args).map(|text| {
+            print!("{text}");
+            exit::OK
+        }),
+    };
+    let _ = std::io::stdout().flush();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure { code, message }) => {
+            eprintln!("secmx: {message}");
+            ExitCode::from(code)
+        }
+    }
 }

@@ -1,0 +1,29 @@
+//! # secmx-cli
+//!
+//! The `secmx` program's building blocks: a thin std-I/O driver (sockets,
+//! threads, files) over the sans-IO SecMX crates, written as the example an
+//! embedder would copy.
+//!
+//! | module | what it shows |
+//! |---|---|
+//! | [`net`] | TCP sockets and threads driving [`secmx_core::server::ServerSession`] (a bounded, thread-per-connection server) and [`secmx_core::client::ClientSession`] (one connection, to completion) |
+//! | [`spool`] | storing a received message durably (temp file, fsync, rename, fsync of the directory) before the `250` |
+//! | [`dns_udp`] | carrying [`secmx_dns::Discovery`]'s queries over UDP, and TCP after truncation |
+//! | [`serve`], [`discover`], [`rr`] | the subcommands of the same names |
+//! | [`exit`] | the program's exit codes (`sysexits.h`) |
+//!
+//! Nothing here is needed to embed SecMX: an MTA brings its own event loop,
+//! queue and resolver. The code is kept plain (blocking sockets, one thread
+//! per connection) so that the run loops of the sans-IO crates stay visible.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod discover;
+pub mod dns_udp;
+pub mod exit;
+pub mod net;
+pub mod rr;
+pub mod serve;
+pub mod spool;
+pub mod time;
