@@ -12,6 +12,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod date;
+pub mod dsn;
+pub mod learned;
 pub mod types;
 
 pub use types::{CertCheck, Class};
