@@ -16,5 +16,6 @@ pub mod date;
 pub mod dsn;
 pub mod learned;
 pub mod types;
+pub mod verify;
 
 pub use types::{CertCheck, Class};

@@ -211,6 +211,9 @@ pub struct ClientSession {
     error: Option<ClientError>,
     deadline: Deadline,
     armed: Option<(TimeoutKind, u64)>,
+    /// The `now` of the latest call that passed one: `poll_transmit` has
+    /// none, yet the wait for the final reply starts when the body is out.
+    last_now: Instant,
 }
 
 impl ClientSession {
@@ -239,6 +242,7 @@ impl ClientSession {
             error: None,
             deadline: Deadline::default(),
             armed: None,
+            last_now: now,
         };
         session.out.expect(Awaiting::Greeting, Some(0));
         session.update_timer(now);
@@ -320,8 +324,9 @@ impl ClientSession {
     ///
     /// The data-block timer (RFC 5321 §4.5.3.2.5) fires only when no body
     /// octet went out through [`ClientSession::poll_transmit`] during a
-    /// whole period; the wait for the final reply (§4.5.3.2.6) starts at
-    /// the first call after the body is all out.
+    /// whole period; the wait for the final reply (§4.5.3.2.6) starts when
+    /// the last body octet goes out, at the `now` of the latest call that
+    /// passed one.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.closed || !self.deadline.expired(now) {
             return;
@@ -920,6 +925,10 @@ impl ClientSession {
                 Piece::Done => {
                     self.body = None;
                     self.out.body_written();
+                    // The data-block wait is over; the wait for the final
+                    // reply (RFC 5321 §4.5.3.2.6) starts now.
+                    let now = self.last_now;
+                    self.update_timer(now);
                 }
             }
         }
@@ -1004,6 +1013,7 @@ impl ClientSession {
     }
 
     fn update_timer(&mut self, now: Instant) {
+        self.last_now = now;
         let Some(kind) = self.wanted_timer() else {
             self.deadline.clear();
             self.armed = None;
