@@ -25,7 +25,7 @@
 //! floor, so it only comes from deliveries made outside it).
 //!
 //! What each level means, and which deliveries reach it, is decided by the
-//! planner (the `plan` module): a delivery to a SOR over TLS is
+//! planner ([`crate::plan`]): a delivery to a SOR over TLS is
 //! [`LearnedLevel::SorPresent`]; to an ordinary MX over TLS whose
 //! certificate was verified (WebPKI or DANE), [`LearnedLevel::VerifiedTls`];
 //! over TLS without a verified certificate, [`LearnedLevel::Tls`]; in

@@ -15,6 +15,7 @@
 pub mod date;
 pub mod dsn;
 pub mod learned;
+pub mod plan;
 pub mod types;
 pub mod verify;
 
