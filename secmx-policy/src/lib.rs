@@ -15,7 +15,11 @@
 pub mod date;
 pub mod dsn;
 pub mod learned;
+pub mod mta_sts;
 pub mod plan;
+pub mod receiver;
+pub mod rules;
+pub mod tlsrpt;
 pub mod types;
 pub mod verify;
 
