@@ -48,6 +48,70 @@
 //! SOR is left out (MTA-STS beats SecMX discovery) while the MX host keeps
 //! `dane` (DANE beats MTA-STS).
 //!
+//! # Example
+//!
+//! A secure only message to a domain with one MX host that does not offer
+//! STARTTLS (the discovery runs on canned DNS answers here):
+//!
+//! ```
+//! # use std::net::Ipv4Addr;
+//! # use std::time::Instant;
+//! # use secmx_dns::hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+//! # use secmx_dns::hickory_proto::rr::{rdata, Name, RData, Record, RecordType};
+//! # use secmx_dns::{Config, Discovery};
+//! # fn resolve(query: &[u8]) -> Vec<u8> {
+//! #     let request = Message::from_vec(query).unwrap();
+//! #     let question = request.queries[0].clone();
+//! #     let mut reply = Message::new(request.metadata.id, MessageType::Response, OpCode::Query);
+//! #     let name = question.name().clone();
+//! #     let data = match (name.to_ascii().as_str(), question.query_type()) {
+//! #         ("d.example.", RecordType::MX) => Some(RData::MX(rdata::MX::new(
+//! #             10,
+//! #             Name::from_ascii("mx.d.example.").unwrap(),
+//! #         ))),
+//! #         ("mx.d.example.", RecordType::A) => Some(RData::A(rdata::A(Ipv4Addr::new(192, 0, 2, 1)))),
+//! #         _ => None,
+//! #     };
+//! #     match data {
+//! #         Some(data) => { reply.add_answer(Record::from_rdata(name, 300, data)); }
+//! #         None => reply.metadata.response_code = ResponseCode::NXDomain,
+//! #     }
+//! #     reply.add_query(question);
+//! #     reply.to_vec().unwrap()
+//! # }
+//! # let mut discovery = Discovery::new("d.example", Config::default()).unwrap();
+//! # let discovered = loop {
+//! #     while let Some(q) = discovery.poll_query(Instant::now()) {
+//! #         let _ = discovery.handle_response(Instant::now(), &resolve(&q.bytes));
+//! #     }
+//! #     if let Some(result) = discovery.poll_result() { break result; }
+//! # };
+//! use secmx_core::client::TlsRequirement;
+//! use secmx_policy::plan::{AttemptOutcome, Plan, PlanConfig, PlanInputs, Progress, Reason, Verdict};
+//! use secmx_policy::{CertCheck, Class};
+//!
+//! let config = PlanConfig::default();
+//! let now = 1_700_000_000; // unix seconds
+//! let mut plan = Plan::new(&discovered, Class::SecureOnly, PlanInputs::new(&config, now));
+//!
+//! let attempt = plan.next_attempt().expect("the MX host");
+//! assert_eq!((attempt.host.as_str(), attempt.port), ("mx.d.example", 25));
+//! assert_eq!(attempt.tls, TlsRequirement::Required);
+//! assert_eq!(attempt.cert_check, CertCheck::Verify);
+//!
+//! // ... connect to attempt.addresses, run a ClientSession with a verifier
+//! // for attempt.cert_check, feed its events through
+//! // AttemptOutcome::from_event; the server offers no STARTTLS:
+//! let progress = plan.report(attempt.id, AttemptOutcome::StartTlsNotOffered)?;
+//! assert_eq!(progress, Progress::Finished);
+//! let Some(Verdict::Bounce { status, reason, .. }) = plan.verdict(0) else {
+//!     panic!("a secure only message with no secure receiver bounces");
+//! };
+//! assert_eq!(status.to_string(), "5.7.4");
+//! assert_eq!(*reason, Reason::NoSecureReceiver);
+//! # Ok::<(), secmx_policy::plan::ReportError>(())
+//! ```
+//!
 //! # Verdicts
 //!
 //! - A `2xx` to the data delivers every recipient accepted at RCPT. A
@@ -113,6 +177,7 @@ pub use outcome::{AttemptOutcome, TlsDetails};
 
 use crate::dsn::DsnRecipient;
 use crate::learned::LearnedLevel;
+use crate::mta_sts::{MtaStsMode, MtaStsPolicy};
 use crate::types::{CertCheck, Class};
 use crate::verify::CertFailure;
 
@@ -188,6 +253,9 @@ impl Default for PlanConfig {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PlanInputs<'a> {
+    /// The domain's MTA-STS policy, fetched and cached by the embedder
+    /// (RFC 8461 §3.3, §5.1); mode `none` is the same as no policy.
+    pub mta_sts: Option<&'a MtaStsPolicy>,
     /// The learned floor of the domain
     /// ([`LearnedLevels::floor`](crate::learned::LearnedLevels::floor)).
     pub learned: Option<LearnedLevel>,
@@ -205,11 +273,19 @@ impl<'a> PlanInputs<'a> {
     /// One recipient, no learned level.
     pub fn new(config: &'a PlanConfig, now: u64) -> Self {
         Self {
+            mta_sts: None,
             learned: None,
             config,
             now,
             recipients: 1,
         }
+    }
+
+    /// With the domain's MTA-STS policy.
+    #[must_use]
+    pub fn mta_sts(mut self, policy: Option<&'a MtaStsPolicy>) -> Self {
+        self.mta_sts = policy;
+        self
     }
 
     /// With a learned floor.
@@ -225,13 +301,6 @@ impl<'a> PlanInputs<'a> {
         self.recipients = n;
         self
     }
-}
-
-/// The MTA-STS policy as the builder sees it.
-struct StsView<'a> {
-    enforce: bool,
-    testing: bool,
-    matches: Box<dyn Fn(&str) -> bool + 'a>,
 }
 
 /// Names one attempt of a plan.
@@ -709,21 +778,12 @@ enum Route {
 impl Plan {
     /// The plan for a message of `class` to the domain of `discovered`.
     pub fn new(discovered: &Discovered, class: Class, inputs: PlanInputs<'_>) -> Self {
-        Self::build(discovered, class, &inputs, None)
-    }
-
-    fn build(
-        discovered: &Discovered,
-        class: Class,
-        inputs: &PlanInputs<'_>,
-        sts: Option<StsView<'_>>,
-    ) -> Self {
         let cx = build::Context {
             discovered,
             class,
             config: inputs.config,
             learned: inputs.learned,
-            sts,
+            sts: inputs.mta_sts.filter(|p| p.mode != MtaStsMode::None),
         };
         let (attempts, mut notes) = build::build(&cx);
         let sor_indeterminate = discovered.sor_indeterminate();

@@ -19,6 +19,7 @@ use secmx_dns::hickory_proto::rr::rdata::{A, AAAA, MX, NULL, SRV, TLSA};
 use secmx_dns::hickory_proto::rr::{Name, RData, Record, RecordType};
 use secmx_dns::{Config, Convention, Discovered, Discovery, SecmxRdata};
 use secmx_policy::learned::LearnedLevel;
+use secmx_policy::mta_sts::MtaStsPolicy;
 use secmx_policy::plan::{
     Attempt, AttemptOutcome, Note, Plan, PlanConfig, PlanInputs, PolicySource, Progress, Reason,
     ReportError, Role, SkipReason, Verdict,
@@ -1680,6 +1681,192 @@ fn verdicts_become_dsn_recipients() {
     assert_eq!(r.action(), secmx_policy::dsn::DsnAction::Delayed);
 }
 
+// ---- MTA-STS ---------------------------------------------------------------------
+
+fn sts(mode: &str, mx: &[&str]) -> MtaStsPolicy {
+    let mut text = format!("version: STSv1\nmode: {mode}\nmax_age: 86400\n");
+    for m in mx {
+        text.push_str(&format!("mx: {m}\n"));
+    }
+    MtaStsPolicy::parse(&text).expect("policy parses")
+}
+
+fn sts_plan(shape: Shape, class: Class, policy: &MtaStsPolicy) -> Plan {
+    let config = PlanConfig::default();
+    Plan::new(
+        discovered(shape),
+        class,
+        PlanInputs::new(&config, 0).mta_sts(Some(policy)),
+    )
+}
+
+#[test]
+fn rfc8461_enforce_requires_verified_tls_to_matching_hosts() {
+    let policy = sts("enforce", &["mx.d.test"]);
+    let mut p = sts_plan(Shape::NoSor, Class::BestEffort, &policy);
+    let tried = drive(&mut p, &[]);
+    assert_eq!(tried, ["mx.d.test:25 mx req verify"]);
+    assert_eq!(
+        p.attempts().next().map(|(a, _)| a.policy),
+        Some(PolicySource::MtaSts)
+    );
+    assert_eq!(
+        got(p.verdict(0).expect("v")),
+        Want::Delivered("mx.d.test", true, L::VerifiedTls)
+    );
+    // RFC 8461 §4.1: a wildcard stands for exactly one label
+    let policy = sts("enforce", &["*.d.test"]);
+    let p = sts_plan(Shape::NoSor, Class::BestEffort, &policy);
+    assert_eq!(p.attempts().count(), 1);
+}
+
+#[test]
+fn rfc8461_4_1_enforce_skips_hosts_it_does_not_name_and_defers() {
+    let policy = sts("enforce", &["other.example"]);
+    let mut p = sts_plan(Shape::NoSor, Class::SecureOnly, &policy);
+    assert!(drive(&mut p, &[]).is_empty());
+    assert_eq!(
+        p.notes(),
+        [Note::Skipped {
+            host: "mx.d.test".into(),
+            port: 25,
+            role: Role::Mx,
+            reason: SkipReason::MtaStsMismatch
+        }]
+    );
+    // RFC 8461 §5: no permanent failure before the policy is fetched again
+    assert_eq!(got(p.verdict(0).expect("v")), Want::Defer(R::MtaSts));
+}
+
+#[test]
+fn rfc8461_5_enforce_tls_failures_defer_even_under_sos() {
+    let policy = sts("enforce", &["mx.d.test"]);
+    let mut p = sts_plan(Shape::NoSor, Class::SecureOnly, &policy);
+    drive(&mut p, &[("mx.d.test", Server::no_tls())]);
+    assert_eq!(got(p.verdict(0).expect("v")), Want::Defer(R::MtaSts));
+    let mut p = sts_plan(Shape::NoSor, Class::BestEffort, &policy);
+    let tried = drive(&mut p, &[("mx.d.test", Server::self_signed())]);
+    // no clear-text retry under a policy
+    assert_eq!(tried, ["mx.d.test:25 mx req verify"]);
+    assert_eq!(got(p.verdict(0).expect("v")), Want::Defer(R::MtaSts));
+}
+
+#[test]
+fn design_precedence_mta_sts_over_secmx_discovery() {
+    // The SOR is not in the policy: left out. Named by a wildcard: kept,
+    // with the policy's verify check even under BES.
+    let policy = sts("enforce", &["mx.d.test"]);
+    let p = sts_plan(Shape::Srv, Class::BestEffort, &policy);
+    let planned: Vec<String> = p.attempts().map(|(a, _)| sum(a)).collect();
+    assert_eq!(planned, ["mx.d.test:25 mx req verify"]);
+    let policy = sts("enforce", &["*.d.test"]);
+    let p = sts_plan(Shape::Srv, Class::BestEffort, &policy);
+    let planned: Vec<String> = p.attempts().map(|(a, _)| sum(a)).collect();
+    assert_eq!(
+        planned,
+        [
+            "sor.d.test:2525 sor req verify",
+            "mx.d.test:25 mx req verify"
+        ]
+    );
+}
+
+#[test]
+fn design_precedence_dane_over_mta_sts() {
+    // RFC 8461 §2: DANE decides where it applies; the host need not match
+    let policy = sts("enforce", &["other.example"]);
+    let mut p = sts_plan(Shape::MxTlsa, Class::BestEffort, &policy);
+    let a = p.next_attempt().expect("attempt");
+    assert_eq!(sum(&a), "mx.d.test:25 mx req dane");
+    assert_eq!(a.policy, PolicySource::Dane);
+}
+
+#[test]
+fn design_module_doc_example() {
+    // SOS; an SRV SOR beside an MX host with authenticated TLSA.
+    let z = mx_zone(true)
+        .with(
+            "_secmx._tcp.d.test.",
+            RecordType::SRV,
+            vec![srv("_secmx._tcp.d.test.", 25, SOR)],
+        )
+        .with(SOR, RecordType::A, vec![a(SOR, 25)])
+        .with(
+            "_25._tcp.mx.d.test.",
+            RecordType::TLSA,
+            vec![tlsa("_25._tcp.mx.d.test.", 3)],
+        );
+    let d = discover(&z);
+    let config = PlanConfig::default();
+    let p = Plan::new(&d, Class::SecureOnly, PlanInputs::new(&config, 0));
+    let planned: Vec<String> = p.attempts().map(|(a, _)| sum(a)).collect();
+    assert_eq!(
+        planned,
+        ["sor.d.test:25 sor req verify", "mx.d.test:25 mx req dane"]
+    );
+    let policy = sts("enforce", &["mx.d.test"]);
+    let p = Plan::new(
+        &d,
+        Class::SecureOnly,
+        PlanInputs::new(&config, 0).mta_sts(Some(&policy)),
+    );
+    let planned: Vec<String> = p.attempts().map(|(a, _)| sum(a)).collect();
+    assert_eq!(planned, ["mx.d.test:25 mx req dane"]);
+}
+
+#[test]
+fn rfc8461_testing_tries_normally_and_notes_mismatches() {
+    let policy = sts("testing", &["other.example"]);
+    let mut p = sts_plan(Shape::NoSor, Class::BestEffort, &policy);
+    let tried = drive(&mut p, &[("mx.d.test", Server::no_tls())]);
+    assert_eq!(tried, ["mx.d.test:25 mx opp encrypt"]);
+    assert_eq!(
+        p.notes(),
+        [Note::MtaStsTestingMismatch {
+            host: "mx.d.test".into()
+        }]
+    );
+    assert_eq!(
+        got(p.verdict(0).expect("v")),
+        Want::Delivered("mx.d.test", false, L::None)
+    );
+    // mode none: no policy at all
+    let policy = sts("none", &[]);
+    let p = sts_plan(Shape::NoSor, Class::BestEffort, &policy);
+    assert!(p.notes().is_empty());
+    assert_eq!(
+        p.attempts().map(|(a, _)| sum(a)).collect::<Vec<_>>(),
+        ["mx.d.test:25 mx opp encrypt"]
+    );
+}
+
+#[test]
+fn rfc8689_4_2_1_mta_sts_vouches_for_an_unauthenticated_route() {
+    let policy = sts("testing", &["mx.d.test"]);
+    let mut p = sts_plan(Shape::NoSor, Class::RequireTls, &policy);
+    let tried = drive(&mut p, &[]);
+    assert_eq!(tried, ["mx.d.test:25 mx req verify rt"]);
+    let Some(Verdict::Delivered { tls: Some(t), .. }) = p.verdict(0) else {
+        panic!("delivered over TLS")
+    };
+    assert!(t.requiretls);
+    // and the check can be turned off
+    let mut config = PlanConfig::default();
+    config.requiretls_authenticated_route = false;
+    let p = Plan::new(
+        discovered(Shape::Srv),
+        Class::RequireTls,
+        PlanInputs::new(&config, 0),
+    );
+    assert_eq!(
+        p.attempts().map(|(a, _)| sum(a)).collect::<Vec<_>>(),
+        [
+            "sor.d.test:2525 sor req verify rt",
+            "mx.d.test:25 mx req verify rt"
+        ]
+    );
+}
+
 // ---- properties ----------------------------------------------------------------
 
 fn class() -> impl Strategy<Value = Class> {
@@ -1788,6 +1975,9 @@ fn outcome() -> impl Strategy<Value = AttemptOutcome> {
 /// The properties every finished plan keeps.
 fn check_invariants(p: &Plan, class: Class, floor: Option<LearnedLevel>, shape: Shape) {
     for (a, _) in p.attempts() {
+        if a.policy == PolicySource::MtaSts || a.policy == PolicySource::Dane {
+            assert_eq!(a.tls, TlsRequirement::Required, "{}", sum(a));
+        }
         if class.requires_tls() {
             assert_eq!(a.tls, TlsRequirement::Required, "{}", sum(a));
             assert_ne!(a.cert_check, CertCheck::Encrypt, "{}", sum(a)); // SOS default: verify
@@ -1832,12 +2022,22 @@ proptest! {
         class in class(),
         floor in floor(),
         servers in proptest::collection::vec(server(), 3),
+        policy in prop_oneof![
+            Just(None),
+            Just(Some(("enforce", "*.d.test"))),
+            Just(Some(("enforce", "mx.d.test"))),
+            Just(Some(("testing", "other.example"))),
+        ],
     ) {
         let config = PlanConfig::default();
+        let policy = policy.map(|(mode, mx)| sts(mode, &[mx]));
         let mut p = Plan::new(
             discovered(shape),
             class,
-            PlanInputs::new(&config, 0).learned(floor).recipients(2),
+            PlanInputs::new(&config, 0)
+                .learned(floor)
+                .recipients(2)
+                .mta_sts(policy.as_ref()),
         );
         let named: Vec<(&str, Server)> = ["sor.d.test", "secmx.d.test", "mx.d.test"]
             .into_iter()

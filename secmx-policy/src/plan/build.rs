@@ -6,8 +6,9 @@ use secmx_core::client::TlsRequirement;
 use secmx_dns::hickory_proto::rr::Name;
 use secmx_dns::{Conventions, Discovered, MailRoute, Purpose};
 
-use super::{Attempt, AttemptId, Note, PlanConfig, PolicySource, Role, SkipReason, StsView};
+use super::{Attempt, AttemptId, Note, PlanConfig, PolicySource, Role, SkipReason};
 use crate::learned::LearnedLevel;
+use crate::mta_sts::{MtaStsMode, MtaStsPolicy};
 use crate::types::{CertCheck, Class};
 
 /// What the attempt list is built from.
@@ -16,7 +17,8 @@ pub(super) struct Context<'a> {
     pub(super) class: Class,
     pub(super) config: &'a PlanConfig,
     pub(super) learned: Option<LearnedLevel>,
-    pub(super) sts: Option<StsView<'a>>,
+    /// An MTA-STS policy in mode `enforce` or `testing`.
+    pub(super) sts: Option<&'a MtaStsPolicy>,
 }
 
 /// One SOR target or MX host, before it becomes an attempt.
@@ -103,8 +105,9 @@ pub(super) fn build(cx: &Context<'_>) -> (Vec<Attempt>, Vec<Note>) {
         let tlsa = d
             .tlsa(t.name, t.port)
             .filter(|set| set.usable().next().is_some());
-        let sts_match = cx.sts.as_ref().map(|s| (s.matches)(&host));
-        let sts_enforce = cx.sts.as_ref().is_some_and(|s| s.enforce);
+        let sts_match = cx.sts.map(|p| p.mx_matches(&host));
+        let sts_enforce = cx.sts.is_some_and(MtaStsPolicy::is_enforced);
+        let sts_testing = cx.sts.is_some_and(|p| p.mode == MtaStsMode::Testing);
 
         // RFC 8461 §4.1: under `enforce` a host the policy does not name is
         // not used, unless DANE decides for it (RFC 8461 §2).
@@ -112,7 +115,7 @@ pub(super) fn build(cx: &Context<'_>) -> (Vec<Attempt>, Vec<Note>) {
             skip(&mut notes, host, SkipReason::MtaStsMismatch);
             continue;
         }
-        if !sts_enforce && sts_match == Some(false) && cx.sts.as_ref().is_some_and(|s| s.testing) {
+        if sts_testing && sts_match == Some(false) {
             notes.push(Note::MtaStsTestingMismatch { host: host.clone() });
         }
 
