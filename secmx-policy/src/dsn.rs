@@ -46,7 +46,8 @@
 //!   RFC 8689 §5) as `text/rfc822-headers`. Either is cut at a line end to
 //!   at most [`DsnBuilder::max_original`] octets (default
 //!   [`DEFAULT_MAX_ORIGINAL`]), and the human part says so. The returned
-//!   text is copied with bare LFs turned into CRLF.
+//!   text is copied with bare LFs turned into CRLF and lines over 998
+//!   octets broken (RFC 5322 §2.1.1).
 //! - A DSN for a REQUIRETLS message is itself to be sent with REQUIRETLS
 //!   ([`Dsn::require_tls`]): the header it returns is the sensitive
 //!   message's.
@@ -74,6 +75,9 @@ pub const MAX_DIAGNOSTIC: usize = 2000;
 /// Longest line this module writes on its own before folding (RFC 5322
 /// §2.1.1: lines SHOULD be at most 78 characters).
 const FOLD_AT: usize = 78;
+
+/// Longest line, CRLF not counted (RFC 5322 §2.1.1).
+const MAX_LINE: usize = 998;
 
 /// Longest line of a field when a word cannot be folded (RFC 5322
 /// §2.1.1: at most 998 octets).
@@ -907,17 +911,25 @@ impl<'o> Returned<'o> {
         }
     }
 
-    /// The returned octets with bare LF (and bare CR) made CRLF, ending
-    /// in CRLF.
+    /// The returned octets with bare LF (and bare CR) made CRLF, lines
+    /// over 998 octets broken (RFC 5322 §2.1.1), ending in CRLF.
     fn bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.slice.len() + 64);
         let mut prev = 0u8;
+        let mut col = 0usize;
         for (i, &b) in self.slice.iter().enumerate() {
             match b {
                 b'\n' if prev != b'\r' => out.extend_from_slice(b"\r\n"),
                 b'\r' if self.slice.get(i + 1) != Some(&b'\n') => out.extend_from_slice(b"\r\n"),
-                _ => out.push(b),
+                _ => {
+                    if col == MAX_LINE && b != b'\r' && b != b'\n' {
+                        out.extend_from_slice(b"\r\n");
+                        col = 0;
+                    }
+                    out.push(b);
+                }
             }
+            col = if out.ends_with(b"\n") { 0 } else { col + 1 };
             prev = b;
         }
         if !out.is_empty() && !out.ends_with(b"\r\n") {
@@ -928,25 +940,31 @@ impl<'o> Returned<'o> {
 
     fn note(&self) -> Option<String> {
         let n = self.original_len;
-        match self.kind {
-            None => Some("The original message is not included.".into()),
-            Some(_) if self.require_tls => Some(
-                "Only the header of the original message is included: it was sent \
-                 with REQUIRETLS (RFC 8689 section 5)."
-                    .into(),
-            ),
-            Some(_) if self.headers_asked => Some(
-                "Only the header of the original message is included, as its \
-                 sender asked (RET=HDRS)."
-                    .into(),
-            ),
-            Some(_) if self.truncated => Some(format!(
-                "The original message was {n} octets long; only its first {} \
-                 octets are included below.",
-                self.slice.len()
-            )),
-            Some(_) => None,
+        let cut = format!(
+            " It is cut to its first {} octets (the message was {n} octets long).",
+            self.slice.len()
+        );
+        let mut note = match self.kind {
+            None => return Some("The original message is not included.".into()),
+            Some(_) if self.require_tls => "Only the header of the original message is \
+                 included: it was sent with REQUIRETLS (RFC 8689 section 5)."
+                .to_owned(),
+            Some(_) if self.headers_asked => "Only the header of the original message is \
+                 included, as its sender asked (RET=HDRS)."
+                .to_owned(),
+            Some(_) if self.truncated => {
+                return Some(format!(
+                    "The original message was {n} octets long; only its first {} \
+                     octets are included below.",
+                    self.slice.len()
+                ));
+            }
+            Some(_) => return None,
+        };
+        if self.truncated {
+            note.push_str(&cut);
         }
+        Some(note)
     }
 }
 

@@ -139,13 +139,10 @@ impl AttemptOutcome {
                 Self::StartTlsRefused(r.clone())
             }
             ClientError::ResponseInjection => Self::Injection,
-            ClientError::Handshake(e) => Self::HandshakeFailed(match e.certificate_error() {
-                Some(_) => match e {
-                    secmx_core::TransportError::Tls(tls) => CertFailure::from(tls),
-                    _ => CertFailure::Handshake,
-                },
-                None => CertFailure::Handshake,
-            }),
+            ClientError::Handshake(secmx_core::TransportError::Tls(e)) => {
+                Self::HandshakeFailed(CertFailure::from(e))
+            }
+            ClientError::Handshake(_) => Self::HandshakeFailed(CertFailure::Handshake),
             ClientError::Timeout(kind) => Self::Timeout(*kind),
             ClientError::ConnectionLost | ClientError::Tls(_) => Self::ConnectionLost,
             _ => Self::ProtocolError,
