@@ -12,7 +12,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod date;
+pub mod dsn;
+pub mod learned;
 pub mod mta_sts;
+pub mod plan;
 pub mod receiver;
 pub mod rules;
 pub mod tlsrpt;

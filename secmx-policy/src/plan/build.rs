@@ -1,0 +1,286 @@
+//! The list of attempts, built once from a [`Discovered`] result.
+
+use std::net::IpAddr;
+
+use secmx_core::client::TlsRequirement;
+use secmx_dns::hickory_proto::rr::Name;
+use secmx_dns::{Conventions, Discovered, MailRoute, Purpose};
+
+use super::{Attempt, AttemptId, Note, PlanConfig, PolicySource, Role, SkipReason};
+use crate::learned::LearnedLevel;
+use crate::mta_sts::{MtaStsMode, MtaStsPolicy};
+use crate::types::{CertCheck, Class};
+
+/// What the attempt list is built from.
+pub(super) struct Context<'a> {
+    pub(super) discovered: &'a Discovered,
+    pub(super) class: Class,
+    pub(super) config: &'a PlanConfig,
+    pub(super) learned: Option<LearnedLevel>,
+    /// An MTA-STS policy in mode `enforce` or `testing`.
+    pub(super) sts: Option<&'a MtaStsPolicy>,
+}
+
+/// One SOR target or MX host, before it becomes an attempt.
+struct Target<'d> {
+    name: &'d Name,
+    /// The port discovery named (and looked TLSA up for).
+    port: u16,
+    /// The port is the SMTP default by convention, not by a record
+    /// naming it (MX hosts, MX 51966, naming).
+    implied_port: bool,
+    role: Role,
+    conventions: Conventions,
+    certificate_flag: bool,
+    authenticated: bool,
+}
+
+/// The attempts in order, and what was left out and why.
+pub(super) fn build(cx: &Context<'_>) -> (Vec<Attempt>, Vec<Note>) {
+    let d = cx.discovered;
+    let mut targets: Vec<Target<'_>> = Vec::with_capacity(d.sors.len() + 4);
+    for sor in &d.sors {
+        let implied = sor.conventions.iter().all(|c| {
+            matches!(
+                c,
+                secmx_dns::Convention::Mx51966 | secmx_dns::Convention::Naming
+            )
+        });
+        targets.push(Target {
+            name: &sor.host,
+            port: sor.port,
+            implied_port: implied,
+            role: Role::Sor,
+            conventions: sor.conventions,
+            certificate_flag: sor.certificate_flag,
+            authenticated: sor.authenticated,
+        });
+    }
+    if let MailRoute::Hosts(hosts) = &d.mx {
+        for mx in hosts {
+            targets.push(Target {
+                name: &mx.host,
+                port: secmx_dns::limits::SMTP_PORT,
+                implied_port: true,
+                role: Role::Mx,
+                conventions: Conventions::new(),
+                certificate_flag: false,
+                authenticated: mx.authenticated,
+            });
+        }
+    }
+
+    // TLSA look-ups that failed (RFC 7672 §2.2): rare, so the names are
+    // only written out when there is one.
+    let failed_tlsa: Vec<String> = d
+        .lookups
+        .iter()
+        .filter(|l| l.purpose == Purpose::Tlsa && l.outcome.is_indeterminate())
+        .map(|l| host_string(&l.name))
+        .collect();
+
+    let mut attempts: Vec<Attempt> = Vec::with_capacity(targets.len());
+    let mut notes = Vec::new();
+    let mut seen: Vec<(String, u16)> = Vec::with_capacity(targets.len());
+    for t in targets {
+        let host = host_string(t.name);
+        let port = match cx.config.smtp_port {
+            Some(p) if t.implied_port => p,
+            _ => t.port,
+        };
+        let skip = |notes: &mut Vec<Note>, host: String, reason| {
+            notes.push(Note::Skipped {
+                host,
+                port,
+                role: t.role,
+                reason,
+            });
+        };
+        if seen.iter().any(|(h, p)| *h == host && *p == port) {
+            skip(&mut notes, host, SkipReason::Duplicate);
+            continue;
+        }
+        seen.push((host.clone(), port));
+
+        let tlsa = d
+            .tlsa(t.name, t.port)
+            .filter(|set| set.usable().next().is_some());
+        let sts_match = cx.sts.map(|p| p.mx_matches(&host));
+        let sts_enforce = cx.sts.is_some_and(MtaStsPolicy::is_enforced);
+        let sts_testing = cx.sts.is_some_and(|p| p.mode == MtaStsMode::Testing);
+
+        // RFC 8461 §4.1: under `enforce` a host the policy does not name is
+        // not used, unless DANE decides for it (RFC 8461 §2).
+        if sts_enforce && tlsa.is_none() && sts_match == Some(false) {
+            skip(&mut notes, host, SkipReason::MtaStsMismatch);
+            continue;
+        }
+        if sts_testing && sts_match == Some(false) {
+            notes.push(Note::MtaStsTestingMismatch { host: host.clone() });
+        }
+
+        // The requirement, by precedence: DANE > MTA-STS > SecMX > class.
+        let (mut tls, mut check, mut policy) = if tlsa.is_some() {
+            (
+                TlsRequirement::Required,
+                CertCheck::Dane,
+                PolicySource::Dane,
+            )
+        } else if sts_enforce {
+            (
+                TlsRequirement::Required,
+                CertCheck::Verify,
+                PolicySource::MtaSts,
+            )
+        } else {
+            match (t.role, cx.class) {
+                (Role::Sor, Class::BestEffort) => {
+                    let check = if t.certificate_flag {
+                        cx.config.sor_check_best_effort.max(CertCheck::Verify)
+                    } else {
+                        cx.config.sor_check_best_effort
+                    };
+                    (TlsRequirement::Required, check, PolicySource::Secmx)
+                }
+                (Role::Sor, _) => {
+                    let check = if t.certificate_flag {
+                        cx.config.sor_check_secure_only.max(CertCheck::Verify)
+                    } else {
+                        cx.config.sor_check_secure_only
+                    };
+                    (TlsRequirement::Required, check, PolicySource::Secmx)
+                }
+                (Role::Mx, Class::BestEffort) => (
+                    TlsRequirement::Opportunistic,
+                    CertCheck::Encrypt,
+                    PolicySource::Local,
+                ),
+                (Role::Mx, _) => (
+                    TlsRequirement::Required,
+                    cx.config.mx_check_secure_only,
+                    PolicySource::Local,
+                ),
+            }
+        };
+        // A dane check is never weakened, so `max` keeps it.
+        if cx.class == Class::RequireTls {
+            check = check.max(CertCheck::Verify);
+        }
+
+        // The learned floor: raise what can be raised, leave out what
+        // cannot reach it.
+        if let Some(floor) = cx.learned
+            && t.role == Role::Mx
+        {
+            match floor {
+                LearnedLevel::SorPresent => {
+                    skip(&mut notes, host, SkipReason::BelowLearnedLevel);
+                    continue;
+                }
+                LearnedLevel::VerifiedTls
+                    if tls != TlsRequirement::Required || check == CertCheck::Encrypt =>
+                {
+                    tls = TlsRequirement::Required;
+                    check = check.max(CertCheck::Verify);
+                    policy = PolicySource::Learned;
+                }
+                LearnedLevel::Tls if tls != TlsRequirement::Required => {
+                    tls = TlsRequirement::Required;
+                    policy = PolicySource::Learned;
+                }
+                _ => {}
+            }
+        }
+
+        // RFC 8689 §4.2.1: the route to a REQUIRETLS hop is DNSSEC-
+        // authenticated or named by an MTA-STS policy.
+        if cx.class == Class::RequireTls
+            && cx.config.requiretls_authenticated_route
+            && !t.authenticated
+            && sts_match != Some(true)
+        {
+            skip(&mut notes, host, SkipReason::RouteNotAuthenticated);
+            continue;
+        }
+
+        if failed_tlsa.iter().any(|n| tlsa_owner_is(n, t.port, &host)) {
+            skip(&mut notes, host, SkipReason::TlsaLookupFailed);
+            continue;
+        }
+
+        let addresses = match addresses(d, t.name, cx.config) {
+            Ok(a) => a,
+            Err(reason) => {
+                skip(&mut notes, host, reason);
+                continue;
+            }
+        };
+
+        attempts.push(Attempt {
+            id: AttemptId(attempts.len()),
+            host,
+            port,
+            addresses,
+            role: t.role,
+            tls,
+            cert_check: check,
+            tlsa: tlsa.cloned(),
+            require_tls: cx.class == Class::RequireTls,
+            conventions: t.conventions,
+            policy,
+            cleartext_retry: false,
+            authenticated: t.authenticated,
+            recipients: Vec::new(),
+        });
+    }
+    (attempts, notes)
+}
+
+/// `host.example` from `host.example.` (names are lower case already).
+pub(super) fn host_string(name: &Name) -> String {
+    let mut s = name.to_ascii();
+    if s.len() > 1 && s.ends_with('.') {
+        s.pop();
+    }
+    s
+}
+
+/// Whether `owner` is `_port._tcp.host`.
+fn tlsa_owner_is(owner: &str, port: u16, host: &str) -> bool {
+    let Some(rest) = owner.strip_prefix('_') else {
+        return false;
+    };
+    let Some((p, rest)) = rest.split_once('.') else {
+        return false;
+    };
+    p.parse::<u16>().ok() == Some(port)
+        && rest
+            .strip_prefix("_tcp.")
+            .is_some_and(|h| h.eq_ignore_ascii_case(host))
+}
+
+/// The addresses of `name` to try, IPv6 first (RFC 6724 prefers it);
+/// why there are none otherwise.
+fn addresses(d: &Discovered, name: &Name, config: &PlanConfig) -> Result<Vec<IpAddr>, SkipReason> {
+    let Some(h) = d.addresses(name) else {
+        // never looked up (the query limit was reached): unknown
+        return Err(SkipReason::AddressLookupFailed);
+    };
+    let mut out = Vec::with_capacity(h.ipv4.len() + h.ipv6.len());
+    if config.ipv6 {
+        out.extend(h.ipv6.iter().map(|a| IpAddr::V6(*a)));
+    }
+    if config.ipv4 {
+        out.extend(h.ipv4.iter().map(|a| IpAddr::V4(*a)));
+    }
+    if !out.is_empty() {
+        return Ok(out);
+    }
+    let failed =
+        (config.ipv4 && h.a.is_indeterminate()) || (config.ipv6 && h.aaaa.is_indeterminate());
+    Err(if failed {
+        SkipReason::AddressLookupFailed
+    } else {
+        SkipReason::NoAddress
+    })
+}
