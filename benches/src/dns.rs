@@ -17,6 +17,8 @@ use secmx_dns::hickory_proto::rr::rdata::tlsa::{CertUsage, Matching, Selector};
 use secmx_dns::hickory_proto::rr::rdata::{A, AAAA, MX, NULL, SOA, SRV, TLSA, TXT};
 use secmx_dns::hickory_proto::rr::{Name, RData, Record, RecordType};
 use secmx_dns::{Config, Discovered, Discovery, SecmxRdata};
+use secmx_policy::Class;
+use secmx_policy::plan::{Plan, PlanConfig, PlanInputs};
 
 /// The domain the recorded discovery looks up.
 pub const DOMAIN: &str = "example.test";
@@ -190,6 +192,19 @@ pub fn replay(responses: &[Vec<u8>], now: Instant) -> Option<Discovered> {
     discovery.poll_result()
 }
 
+/// The planner's work for one message: a plan for `class` from a
+/// discovery result, and every attempt handed out in order (each taken as
+/// given up, so the walk covers the whole plan). Returns the attempts.
+pub fn plan_all(discovered: &Discovered, class: Class, config: &PlanConfig) -> usize {
+    let mut plan = Plan::new(discovered, class, PlanInputs::new(config, 1_796_000_000));
+    let mut attempts = 0;
+    while let Some(attempt) = plan.next_attempt() {
+        std::hint::black_box(&attempt);
+        attempts += 1;
+    }
+    attempts
+}
+
 /// The anchor: bare hickory decoding of the same responses.
 pub fn decode_all(responses: &[Vec<u8>]) -> usize {
     responses
@@ -223,5 +238,10 @@ mod tests {
         assert!(found.mta_sts.record.is_some() && found.tls_rpt.record.is_some());
         assert!(found.tlsa(&name("secmx.example.test."), 25).is_some());
         assert!(decode_all(&responses) > 0);
+        // Two SOR targets and two MX hosts, each over IPv6 and IPv4: the
+        // secure only plan tries every one over TLS.
+        let config = PlanConfig::default();
+        assert!(plan_all(&found, Class::SecureOnly, &config) >= 4);
+        assert!(plan_all(&found, Class::BestEffort, &config) >= 4);
     }
 }

@@ -15,11 +15,13 @@ use secmx_benches::session::{
     Fixture, anchor_plaintext, bare_rustls, idle_server, secmx_session, server_after_tls,
 };
 
-use secmx_benches::dns::{decode_all, record_responses, replay};
+use secmx_benches::dns::{decode_all, plan_all, record_responses, replay};
 use secmx_benches::{
     best_of, command_stream, memmem_end_of_data, mib_per_s, parse_commands,
     parse_commands_smtp_proto, receive_body, stuffed_body,
 };
+use secmx_policy::Class;
+use secmx_policy::plan::PlanConfig;
 
 /// Live heap bytes of the whole process.
 static LIVE: AtomicIsize = AtomicIsize::new(0);
@@ -120,6 +122,21 @@ fn main() {
         ours / anchor,
         responses.len()
     );
+
+    let discovered = replay(&responses, now).expect("the recorded discovery ends");
+    let config = PlanConfig::default();
+    for (name, class) in [
+        ("plan_secure_only", Class::SecureOnly),
+        ("plan_best_effort", Class::BestEffort),
+    ] {
+        let figures = best_of(
+            REPETITIONS,
+            PER_SAMPLE,
+            &mut [("plan", &mut || plan_all(&discovered, class, &config))],
+        );
+        let ours = figures[0].best.as_secs_f64() * 1e6;
+        println!("{name} {ours:.3} us {:.2}x budget=2us", ours / 2.0);
+    }
 
     let fixture = Fixture::new(100 * 1024);
     let (up, down) = anchor_plaintext(&fixture);
