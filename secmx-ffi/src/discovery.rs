@@ -85,9 +85,9 @@ pub enum secmx_dns_outcome {
     /// Records of the type asked for.
     Answer = 1,
     /// The name exists without records of the type (RFC 2308 §2.2).
-    NoData = 2,
+    Nodata = 2,
     /// The name does not exist (RFC 2308 §2.1).
-    NxDomain = 3,
+    Nxdomain = 3,
     /// SERVFAIL, time-out, REFUSED, a CNAME loop, …: nothing can be
     /// concluded (temporary).
     Indeterminate = 4,
@@ -105,7 +105,7 @@ pub enum secmx_mail_route {
     /// Null MX (RFC 7505): the domain takes no mail.
     NullMx = 2,
     /// The domain does not exist.
-    NxDomain = 3,
+    Nxdomain = 3,
     /// No MX and no address (RFC 5321 §5.1).
     NoRoute = 4,
     /// The MX look-up failed temporarily.
@@ -232,8 +232,8 @@ fn name_text(name: &Name) -> CString {
 fn outcome(outcome: &Outcome) -> secmx_dns_outcome {
     match outcome {
         Outcome::Answer => secmx_dns_outcome::Answer,
-        Outcome::NoData => secmx_dns_outcome::NoData,
-        Outcome::NxDomain => secmx_dns_outcome::NxDomain,
+        Outcome::NoData => secmx_dns_outcome::Nodata,
+        Outcome::NxDomain => secmx_dns_outcome::Nxdomain,
         _ => secmx_dns_outcome::Indeterminate,
     }
 }
@@ -687,7 +687,7 @@ pub unsafe extern "C" fn secmx_discovered_mail_route(
                 Ok(match &r.result.mx {
                     MailRoute::Hosts(_) => secmx_mail_route::Hosts,
                     MailRoute::NullMx => secmx_mail_route::NullMx,
-                    MailRoute::NxDomain => secmx_mail_route::NxDomain,
+                    MailRoute::NxDomain => secmx_mail_route::Nxdomain,
                     MailRoute::NoRoute => secmx_mail_route::NoRoute,
                     MailRoute::Indeterminate(_) => secmx_mail_route::Indeterminate,
                     _ => secmx_mail_route::Other,

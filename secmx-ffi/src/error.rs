@@ -66,7 +66,7 @@ pub enum secmx_result {
     /// TLS was required and STARTTLS was not offered, was refused or
     /// answered wrongly, or plaintext followed its `220` (RFC 3207 §4,
     /// CVE-2021-38371): nothing of the envelope was sent.
-    StartTlsFailed = 13,
+    StarttlsFailed = 13,
     /// A wait ran out (RFC 5321 §4.5.3.2).
     Timeout = 14,
     /// The peer closed the connection while the session was not quitting.
@@ -77,7 +77,7 @@ pub enum secmx_result {
     /// (SMTPUTF8, 8BITMIME, DSN, …), or has non-ASCII without SMTPUTF8.
     ExtensionNotOffered = 17,
     /// REQUIRETLS on a session without TLS (RFC 8689 §4.1).
-    RequireTlsWithoutTls = 18,
+    RequiretlsWithoutTls = 18,
     /// A DNS response answered no outstanding query (bad message, unknown
     /// id, other question): it was ignored and the query still waits.
     DnsResponseIgnored = 100,
@@ -102,12 +102,12 @@ impl secmx_result {
         Self::NotReady,
         Self::IoError,
         Self::InvalidAddress,
-        Self::StartTlsFailed,
+        Self::StarttlsFailed,
         Self::Timeout,
         Self::ConnectionLost,
         Self::MessageTooBig,
         Self::ExtensionNotOffered,
-        Self::RequireTlsWithoutTls,
+        Self::RequiretlsWithoutTls,
         Self::DnsResponseIgnored,
         Self::InvalidDomain,
     ];
@@ -133,12 +133,12 @@ impl secmx_result {
             Self::NotReady => "not ready for this call",
             Self::IoError => "a file could not be read",
             Self::InvalidAddress => "invalid mailbox, path or domain",
-            Self::StartTlsFailed => "TLS was required and STARTTLS failed",
+            Self::StarttlsFailed => "TLS was required and STARTTLS failed",
             Self::Timeout => "timed out",
             Self::ConnectionLost => "the connection was lost",
             Self::MessageTooBig => "the message is over the server's SIZE limit",
             Self::ExtensionNotOffered => "the message needs an extension the server does not offer",
-            Self::RequireTlsWithoutTls => "REQUIRETLS needs a TLS session",
+            Self::RequiretlsWithoutTls => "REQUIRETLS needs a TLS session",
             Self::DnsResponseIgnored => "the DNS response answers no outstanding query",
             Self::InvalidDomain => "invalid domain name",
         }
@@ -180,7 +180,7 @@ pub(crate) fn client_error(error: &ClientError) -> secmx_result {
         ClientError::StartTlsNotOffered
         | ClientError::StartTlsRefused(_)
         | ClientError::StartTlsBadReply(_)
-        | ClientError::ResponseInjection => secmx_result::StartTlsFailed,
+        | ClientError::ResponseInjection => secmx_result::StarttlsFailed,
         ClientError::Handshake(_) | ClientError::TlsConfig(_) | ClientError::Tls(_) => {
             secmx_result::TlsError
         }
@@ -201,7 +201,7 @@ pub(crate) fn submit_error(error: &SubmitError) -> secmx_result {
         SubmitError::NotOffered(_) | SubmitError::NonAsciiWithoutSmtpUtf8 => {
             secmx_result::ExtensionNotOffered
         }
-        SubmitError::RequireTlsWithoutTls => secmx_result::RequireTlsWithoutTls,
+        SubmitError::RequireTlsWithoutTls => secmx_result::RequiretlsWithoutTls,
         _ => secmx_result::InvalidArgument,
     }
 }
