@@ -1152,8 +1152,8 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The version of the SecMX C API: a static NUL-terminated string, never
- * freed.
+ * The version of the SecMX C API (the crate's version, `"0.1.0"`): a
+ * static NUL-terminated string, never freed.
  */
 const char *secmx_version(void);
 

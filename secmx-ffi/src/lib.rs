@@ -107,9 +107,17 @@ pub mod server;
 pub use error::secmx_result;
 pub use ffi::secmx_event_storage;
 
-/// The version of the SecMX C API: a static NUL-terminated string, never
-/// freed.
+/// The crate version, NUL-terminated, checked at compile time.
+const VERSION: &core::ffi::CStr =
+    match core::ffi::CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes())
+    {
+        Ok(version) => version,
+        Err(_) => panic!("the crate version holds a NUL"),
+    };
+
+/// The version of the SecMX C API (the crate's version, `"0.1.0"`): a
+/// static NUL-terminated string, never freed.
 #[unsafe(no_mangle)]
 pub extern "C" fn secmx_version() -> *const core::ffi::c_char {
-    ffi::boundary(|| c"0.1.0".as_ptr())
+    ffi::boundary(|| VERSION.as_ptr())
 }

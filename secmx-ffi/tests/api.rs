@@ -762,3 +762,10 @@ fn a_result_outlives_its_discovery_and_checks_its_indexes() {
         secmx_discovered_free(result);
     }
 }
+
+#[test]
+fn version_is_the_crate_version() {
+    // SAFETY: secmx_version returns a static NUL-terminated string.
+    let version = unsafe { CStr::from_ptr(secmx::secmx_version()) };
+    assert_eq!(version.to_str(), Ok(env!("CARGO_PKG_VERSION")));
+}

@@ -205,8 +205,9 @@ fn deliver_example_sends_a_message_through_starttls() {
     let lines: Vec<&str> = stdout.lines().collect();
     // In order: greeting, EHLO in clear offering STARTTLS, the handshake,
     // EHLO again under TLS (REQUIRETLS now offered), the transaction, QUIT.
+    let version = format!("secmx {}", env!("CARGO_PKG_VERSION"));
     let expected_in_order = [
-        "secmx 0.1.0",
+        version.as_str(),
         "client: greeting 220 mx.example.net ESMTP",
         "server: ehlo client.example",
         "client: capabilities tls=no starttls=yes requiretls=no size=10240000",
@@ -257,7 +258,6 @@ fn discover_example_prints_the_discovered_receivers() {
         text(&out.stderr)
     );
     let expected = "\
-secmx 0.1.0
 forged response: secmx: the DNS response answers no outstanding query
 queries: 20
 domain: example.test
@@ -274,7 +274,8 @@ host sor-mx.example.test a=answer aaaa=nodata authenticated=yes: 192.0.2.40
 host sor1.example.test a=answer aaaa=answer authenticated=yes: 192.0.2.10 2001:db8::10
 indeterminate: no
 ";
-    assert_eq!(stdout, expected);
+    let version = format!("secmx {}\n", env!("CARGO_PKG_VERSION"));
+    assert_eq!(stdout, version + expected);
 
     valgrind(&binary, &[]);
 }
