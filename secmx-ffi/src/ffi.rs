@@ -540,3 +540,55 @@ impl Storage {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Peer text reaches C printable: a terminal escape or a NUL in a
+    /// server's reply cannot act on the embedder's log or cut the string.
+    #[test]
+    fn control_characters_are_escaped() {
+        let text = c_string("ok \u{1b}[31mred\0tail\r\n");
+        assert_eq!(text.to_str(), Ok("ok \\u{1b}[31mred\\u{0}tail\\r\\n"));
+        assert_eq!(c_string("plain text").to_str(), Ok("plain text"));
+    }
+
+    #[test]
+    fn strings_are_bounded_and_utf8() {
+        let long = vec![b'a' as c_char; MAX_C_STRING + 10];
+        // SAFETY: `long` has more readable bytes than the scan reads.
+        assert_eq!(
+            unsafe { string(long.as_ptr()) },
+            Err(secmx_result::InvalidArgument)
+        );
+        // SAFETY: NUL-terminated literals.
+        unsafe {
+            assert_eq!(string(c"héllo".as_ptr()), Ok("héllo"));
+            assert_eq!(string(c"\xc3".as_ptr()), Err(secmx_result::InvalidArgument));
+            assert_eq!(string(std::ptr::null()), Err(secmx_result::NullParameter));
+        }
+    }
+
+    #[test]
+    fn outbox_hands_out_a_stream_in_pieces() {
+        let mut outbox = Outbox::default();
+        outbox.refill(|out| out.extend_from_slice(b"hello world"));
+        let mut buf = [0u8; 4];
+        let mut len = 0;
+        let mut got = Vec::new();
+        // SAFETY: `buf` has 4 writable bytes; `len` is writable.
+        unsafe {
+            while outbox.take(buf.as_mut_ptr(), buf.len(), &mut len).is_ok() {
+                got.extend_from_slice(&buf[..len]);
+                outbox.refill(|_| {});
+            }
+        }
+        assert_eq!(got, b"hello world");
+        assert!(outbox.is_empty());
+        // A refill while bytes wait does not reorder or drop them.
+        outbox.refill(|out| out.extend_from_slice(b"ab"));
+        outbox.refill(|out| out.extend_from_slice(b"XX"));
+        assert_eq!(outbox.pending(), b"ab");
+    }
+}
