@@ -375,17 +375,11 @@ pub fn deliver(message: &Outgoing, options: &Options) -> Result<Report, DeliverE
 }
 
 fn used_attempt(attempts: &[AttemptReport], recipient: usize) -> Option<usize> {
-    let tried = |a: &&AttemptReport| a.recipients.contains(&recipient);
+    let tried = |a: &AttemptReport| a.recipients.contains(&recipient);
     attempts
         .iter()
-        .rposition(|a| a.delivered && a.recipients.contains(&recipient))
-        .or_else(|| {
-            attempts
-                .iter()
-                .rev()
-                .find(tried)
-                .and_then(|found| attempts.iter().position(|a| a.id == found.id))
-        })
+        .rposition(|a| a.delivered && tried(a))
+        .or_else(|| attempts.iter().rposition(tried))
 }
 
 /// The delivery to one domain.
@@ -926,5 +920,40 @@ impl Report {
             })
             .collect();
         json!({"recipients": recipients, "domains": domains})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 5321 §4.1.2: Mailbox = Local-part "@" ( Domain / address-literal );
+    /// only a domain name can be looked up.
+    #[test]
+    fn rfc5321_4_1_2_recipient_domains() {
+        let cases = [
+            ("bob@example.test", Some("example.test")),
+            ("Bob@Example.TEST", Some("example.test")),
+            ("\"b o b\"@example.test", Some("example.test")),
+            ("bob@[192.0.2.1]", None),
+            ("bob", None),
+            ("bob@", None),
+            ("<bob@example.test>", None),
+            ("bob@exa mple.test", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            let got = forward_path(text).ok().map(|(_, d)| d);
+            assert_eq!(got.as_deref(), want, "{text:?}");
+        }
+    }
+
+    /// RFC 5321 §4.5.5: the null reverse-path is `<>`.
+    #[test]
+    fn rfc5321_4_5_5_sender_paths() {
+        assert!(reverse_path("").is_ok_and(|p| p.mailbox().is_none()));
+        assert!(reverse_path("alice@example.test").is_ok_and(|p| p.mailbox().is_some()));
+        assert!(reverse_path("alice").is_err());
+        assert!(reverse_path("a b@example.test").is_err());
     }
 }

@@ -62,12 +62,7 @@ impl Pki {
         Ok(Roots::from_pem(self.ca_pem().as_bytes())?)
     }
 
-    /// A server certificate for `names` signed by the CA, and its key
-    /// (PKCS#8 DER).
-    pub fn server_certificate(
-        &self,
-        names: &[&str],
-    ) -> Result<(CertificateDer<'static>, PrivatePkcs8KeyDer<'static>), PkiError> {
+    fn issue(&self, names: &[&str]) -> Result<(rcgen::Certificate, KeyPair), PkiError> {
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         let mut params = CertificateParams::new(names.clone())?;
         if let Some(first) = names.first() {
@@ -79,10 +74,27 @@ impl Pki {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.ca)?;
+        Ok((cert, key))
+    }
+
+    /// A server certificate for `names` (DNS names or IP addresses) signed
+    /// by the CA, and its key (PKCS#8 DER).
+    pub fn server_certificate(
+        &self,
+        names: &[&str],
+    ) -> Result<(CertificateDer<'static>, PrivatePkcs8KeyDer<'static>), PkiError> {
+        let (cert, key) = self.issue(names)?;
         Ok((
             cert.der().clone(),
             PrivatePkcs8KeyDer::from(key.serialize_der()),
         ))
+    }
+
+    /// The same as PEM: the chain (the certificate, then the CA) and the
+    /// key, for servers configured from files.
+    pub fn server_pem(&self, names: &[&str]) -> Result<(String, String), PkiError> {
+        let (cert, key) = self.issue(names)?;
+        Ok((cert.pem() + &self.ca.pem(), key.serialize_pem()))
     }
 
     /// A rustls server configuration (ring provider) presenting a
