@@ -58,8 +58,8 @@ use secmx_dns::hickory_proto::rr::Name;
 use secmx_dns::{Config, Convention, Conventions, Discovered, Discovery, MailRoute};
 use secmx_policy::dsn::{Dsn, DsnBuilder, DsnError};
 use secmx_policy::plan::{
-    AttemptEnd, AttemptId, AttemptOutcome, Cause, Plan, PlanConfig, PlanInputs, PolicySource,
-    Progress, Role, Verdict,
+    AttemptEnd, AttemptId, AttemptOutcome, Cause, Note, Plan, PlanConfig, PlanInputs, PolicySource,
+    Progress, Role, SkipReason, Verdict,
 };
 use secmx_policy::rules::{MessageFacts, RuleSet};
 use secmx_policy::verify::{self, Reference, Roots, VerifyError};
@@ -442,7 +442,7 @@ impl DomainRun<'_> {
                 }
             }
         }
-        let notes = plan.notes().iter().map(|n| format!("{n:?}")).collect();
+        let notes = plan.notes().iter().map(note_text).collect();
         let verdicts = plan.verdicts().to_vec();
         Ok((
             DomainReport {
@@ -699,6 +699,35 @@ fn found(discovered: &Discovered) -> Found {
         mx,
         route,
         indeterminate: discovered.is_indeterminate(),
+    }
+}
+
+/// A planner's note in words.
+fn note_text(note: &Note) -> String {
+    match note {
+        Note::Skipped {
+            host, port, reason, ..
+        } => {
+            let why = match reason {
+                SkipReason::NoAddress => "it has no address",
+                SkipReason::AddressLookupFailed => "its address look-up failed",
+                SkipReason::TlsaLookupFailed => "its TLSA look-up failed",
+                SkipReason::Duplicate => "the same host and port is tried already",
+                SkipReason::MtaStsMismatch => "the MTA-STS policy does not name it",
+                SkipReason::BelowLearnedLevel => "below the domain's learned level",
+                SkipReason::RouteNotAuthenticated => {
+                    "REQUIRETLS needs a DNSSEC-authenticated route"
+                }
+                _ => "left out",
+            };
+            format!("{host}:{port} not tried: {why}")
+        }
+        Note::MtaStsTestingMismatch { host } => {
+            format!("{host}: not named by the MTA-STS policy (testing)")
+        }
+        Note::SorLookupIndeterminate => "a SecMX look-up failed temporarily".to_owned(),
+        Note::MxLookupIndeterminate => "the MX look-up failed temporarily".to_owned(),
+        other => format!("{other:?}"),
     }
 }
 

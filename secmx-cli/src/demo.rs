@@ -300,7 +300,7 @@ pub fn run() -> Result<u8, Failure> {
         vec![
             "DNS".into(),
             "demo zone".into(),
-            resolver_addr_text(&options),
+            options.resolver.to_string(),
             "UDP and TCP; answers carry the AD bit: this resolver is trusted by construction"
                 .into(),
         ],
@@ -410,10 +410,6 @@ pub fn run() -> Result<u8, Failure> {
     } else {
         UNEXPECTED
     })
-}
-
-fn resolver_addr_text(options: &Options) -> String {
-    options.resolver.to_string()
 }
 
 /// Every SMTP wait of the demo's client: a few seconds, as everything is

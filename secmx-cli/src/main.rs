@@ -46,7 +46,8 @@ enum Command {
     Send(SendArgs),
     /// Run SecMX end to end in this process on loopback: a DNS zone, a
     /// SOR, a BER and a receiver without TLS, mail to each under best
-    /// effort and secure only policy, the verdicts and the bounce.
+    /// effort and secure only policy, the verdicts and the bounce (exit 0,
+    /// or 70 when an outcome is not the expected one).
     Demo,
 }
 

@@ -419,6 +419,9 @@ pub fn summary(report: &Report, options: &Options) -> String {
         } else {
             out.push_str(&table(&rows));
         }
+        for note in &d.notes {
+            let _ = writeln!(out, "  note: {note}");
+        }
     }
     out
 }

@@ -138,8 +138,8 @@ impl Zone {
     }
 
     /// The answer to one DNS query message, or `None` for a packet that is
-    /// not a query (it is dropped, as servers do). `udp_limit` is the
-    /// transport's size limit: `Some` for UDP.
+    /// not a query (it is dropped, as servers do). `udp_limit`: the answer
+    /// goes over UDP, and is truncated past the client's payload size.
     pub fn respond(&self, query: &[u8], authenticated: bool, udp_limit: bool) -> Option<Vec<u8>> {
         let request = Message::from_vec(query).ok()?;
         if request.metadata.message_type != MessageType::Query {
