@@ -639,10 +639,15 @@ fn start_knot(dir: &Path, zones: &[(String, String)]) -> Knot {
     let mut knot = Knot { child, log, port };
     let dns = format!("127.0.0.1:{port}");
     let first = zones.first().map(|(o, _)| o.clone()).expect("a zone");
-    wait_for("knotd answers", Duration::from_secs(10), || {
+    // Listening (TCP) first: a UDP query to a port not yet open is only
+    // answered by the discovery's time-out.
+    wait_for("knotd listens", Duration::from_secs(10), || {
         if let Ok(Some(status)) = knot.child.try_wait() {
             panic!("knotd exited: {status}");
         }
+        TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
+    });
+    wait_for("knotd answers", Duration::from_secs(20), || {
         secmx(&["discover", &first, "--dns", &dns]).status.success()
     });
     knot
