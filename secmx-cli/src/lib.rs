@@ -9,7 +9,8 @@
 //! | [`net`] | TCP sockets and threads driving [`secmx_core::server::ServerSession`] (a bounded, thread-per-connection server) and [`secmx_core::client::ClientSession`] (one connection, to completion) |
 //! | [`spool`] | storing a received message durably (temp file, fsync, rename, fsync of the directory) before the `250` |
 //! | [`dns_udp`] | carrying [`secmx_dns::Discovery`]'s queries over UDP, and TCP after truncation |
-//! | [`serve`], [`discover`], [`rr`] | the subcommands of the same names |
+//! | [`deliver`] | one message from discovery through the delivery plan and its attempts to a verdict per recipient |
+//! | [`serve`], [`discover`], [`rr`], [`send`], [`demo`] | the subcommands of the same names |
 //! | [`exit`] | the program's exit codes (`sysexits.h`) |
 //!
 //! Nothing here is needed to embed SecMX: an MTA brings its own event loop,
@@ -19,11 +20,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod deliver;
+pub mod demo;
 pub mod discover;
 pub mod dns_udp;
 pub mod exit;
 pub mod net;
 pub mod rr;
+pub mod send;
 pub mod serve;
 pub mod spool;
 pub mod time;

@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 use secmx_cli::discover::DiscoverArgs;
 use secmx_cli::exit::{self, Failure};
 use secmx_cli::rr::RrArgs;
+use secmx_cli::send::SendArgs;
 use secmx_cli::serve::ServeArgs;
 
 /// SecMX: mail between mail servers over TLS, found through DNS.
@@ -39,6 +40,15 @@ enum Command {
     /// Print the zone-file lines (SECMX in native and RFC 3597 form, SRV,
     /// MX 51966) that publish a SOR for a domain.
     Rr(RrArgs),
+    /// Send one message: discovery, the delivery plan, the attempts, a
+    /// verdict per recipient (exit 0 delivered, 75 deferred, 69 bounced,
+    /// with the DSN).
+    Send(SendArgs),
+    /// Run SecMX end to end in this process on loopback: a DNS zone, a
+    /// SOR, a BER and a receiver without TLS, mail to each under best
+    /// effort and secure only policy, the verdicts and the bounce (exit 0,
+    /// or 70 when an outcome is not the expected one).
+    Demo,
 }
 
 fn main() -> ExitCode {
@@ -62,6 +72,8 @@ fn main() -> ExitCode {
             print!("{text}");
             exit::OK
         }),
+        Command::Send(args) => secmx_cli::send::run(&args),
+        Command::Demo => secmx_cli::demo::run(),
     };
     let _ = std::io::stdout().flush();
     match result {
