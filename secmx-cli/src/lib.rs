@@ -10,6 +10,7 @@
 //! | [`spool`] | storing a received message durably (temp file, fsync, rename, fsync of the directory) before the `250` |
 //! | [`dns_udp`] | carrying [`secmx_dns::Discovery`]'s queries over UDP, and TCP after truncation |
 //! | [`serve`], [`discover`], [`rr`] | the subcommands of the same names |
+//! | [`check`], [`policyd`] | the posture of a domain; a Postfix socketmap TLS policy service |
 //! | [`exit`] | the program's exit codes (`sysexits.h`) |
 //!
 //! Nothing here is needed to embed SecMX: an MTA brings its own event loop,
@@ -19,10 +20,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod discover;
 pub mod dns_udp;
 pub mod exit;
 pub mod net;
+pub mod policyd;
 pub mod rr;
 pub mod serve;
 pub mod spool;

@@ -11,8 +11,10 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use secmx_cli::check::CheckArgs;
 use secmx_cli::discover::DiscoverArgs;
 use secmx_cli::exit::{self, Failure};
+use secmx_cli::policyd::PolicydArgs;
 use secmx_cli::rr::RrArgs;
 use secmx_cli::serve::ServeArgs;
 
@@ -39,6 +41,13 @@ enum Command {
     /// Print the zone-file lines (SECMX in native and RFC 3597 form, SRV,
     /// MX 51966) that publish a SOR for a domain.
     Rr(RrArgs),
+    /// Connect to every SOR and MX host of a domain, do STARTTLS, and
+    /// report the posture (TLS, certificate, DANE, REQUIRETLS, MTA-STS);
+    /// exit 0 healthy, 1 a problem, 75 DNS indeterminate.
+    Check(CheckArgs),
+    /// Serve Postfix socketmap look-ups: smtp_tls_policy_maps ("postfix")
+    /// and transport_maps ("transport") answered from SecMX discovery.
+    Policyd(PolicydArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +71,8 @@ fn main() -> ExitCode {
             print!("{text}");
             exit::OK
         }),
+        Command::Check(args) => secmx_cli::check::run(&args),
+        Command::Policyd(args) => secmx_cli::policyd::run(args),
     };
     let _ = std::io::stdout().flush();
     match result {
