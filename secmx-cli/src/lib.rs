@@ -11,6 +11,7 @@
 //! | [`dns_udp`] | carrying [`secmx_dns::Discovery`]'s queries over UDP, and TCP after truncation |
 //! | [`deliver`] | one message from discovery through the delivery plan and its attempts to a verdict per recipient |
 //! | [`serve`], [`discover`], [`rr`], [`send`], [`demo`] | the subcommands of the same names |
+//! | [`check`], [`policyd`] | the posture of a domain; a Postfix socketmap TLS policy service |
 //! | [`exit`] | the program's exit codes (`sysexits.h`) |
 //!
 //! Nothing here is needed to embed SecMX: an MTA brings its own event loop,
@@ -20,12 +21,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod deliver;
 pub mod demo;
 pub mod discover;
 pub mod dns_udp;
 pub mod exit;
 pub mod net;
+pub mod policyd;
 pub mod rr;
 pub mod send;
 pub mod serve;

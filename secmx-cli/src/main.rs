@@ -1,9 +1,12 @@
 //! The `secmx` program: a thin std-I/O driver over the SecMX crates.
 //!
-//! Subcommands: `serve` (a BER or SOR writing to a spool), `discover` (the
-//! SecMX discovery of a domain) and `rr` (the zone-file lines that publish
-//! a SOR). Exit codes are those of `sysexits.h` ([`secmx_cli::exit`]); a
-//! bad command line exits 64.
+//! Subcommands: `demo` (SecMX end to end on loopback), `send` (one message,
+//! discovery to verdict), `serve` (a BER or SOR writing to a spool),
+//! `discover` (the SecMX discovery of a domain), `check` (a domain's TLS
+//! posture), `policyd` (a Postfix socketmap TLS policy and transport
+//! service) and `rr` (the zone-file lines that publish a SOR). Exit codes
+//! are those of `sysexits.h` ([`secmx_cli::exit`]): 0 done or delivered, 64
+//! a bad command line, 69 bounced, 75 deferred or DNS indeterminate.
 
 #![forbid(unsafe_code)]
 
@@ -11,8 +14,10 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use secmx_cli::check::CheckArgs;
 use secmx_cli::discover::DiscoverArgs;
 use secmx_cli::exit::{self, Failure};
+use secmx_cli::policyd::PolicydArgs;
 use secmx_cli::rr::RrArgs;
 use secmx_cli::send::SendArgs;
 use secmx_cli::serve::ServeArgs;
@@ -49,6 +54,13 @@ enum Command {
     /// effort and secure only policy, the verdicts and the bounce (exit 0,
     /// or 70 when an outcome is not the expected one).
     Demo,
+    /// Connect to every SOR and MX host of a domain, do STARTTLS, and
+    /// report the posture (TLS, certificate, DANE, REQUIRETLS, MTA-STS);
+    /// exit 0 healthy, 1 a problem, 75 DNS indeterminate.
+    Check(CheckArgs),
+    /// Serve Postfix socketmap look-ups: smtp_tls_policy_maps ("postfix")
+    /// and transport_maps ("transport") answered from SecMX discovery.
+    Policyd(PolicydArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +86,8 @@ fn main() -> ExitCode {
         }),
         Command::Send(args) => secmx_cli::send::run(&args),
         Command::Demo => secmx_cli::demo::run(),
+        Command::Check(args) => secmx_cli::check::run(&args),
+        Command::Policyd(args) => secmx_cli::policyd::run(args),
     };
     let _ = std::io::stdout().flush();
     match result {
