@@ -543,3 +543,84 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let year = year_of_era + era * 400 + u64::from(month <= 2);
     (year, month, day)
 }
+
+/// Counts the TLS sessions of a finished (or partly run) delivery plan into
+/// `aggregator` (RFC 8460 §4): each attempt that required TLS and got as far
+/// as STARTTLS is one session, held to the policy that required it — `tlsa`
+/// for DANE, `sts` for an MTA-STS policy (pass the policy the plan was made
+/// with), `no-policy-found` for SecMX discovery and local rules.
+///
+/// A session that delivered or was answered over required TLS is a success;
+/// one that failed at STARTTLS or in the handshake is a failure with the
+/// §4.3 result type (`starttls-not-supported`, or the certificate reason
+/// from [`CertFailure`](crate::verify::CertFailure)). Attempts that never
+/// reached STARTTLS (no connection, a refused greeting) and opportunistic
+/// attempts are not TLS sessions a policy governed, and are not counted.
+pub fn record_plan(
+    aggregator: &mut TlsRptAggregator,
+    plan: &crate::plan::Plan,
+    policy_domain: &str,
+    mta_sts: Option<&crate::mta_sts::MtaStsPolicy>,
+) {
+    use crate::plan::{AttemptEnd, Cause, PolicySource};
+    use secmx_core::client::TlsRequirement;
+
+    for (attempt, end) in plan.attempts() {
+        let Some(end) = end else { continue };
+        if attempt.tls != TlsRequirement::Required {
+            continue;
+        }
+        let result = match end {
+            AttemptEnd::Delivered | AttemptEnd::Answered => SessionResult::Success,
+            AttemptEnd::Failed(failure) => {
+                let result_type = match failure.cause {
+                    Cause::StartTlsNotOffered | Cause::StartTlsRefused => {
+                        ResultType::StarttlsNotSupported
+                    }
+                    Cause::Handshake => match &failure.cert {
+                        Some(cert) => ResultType::from_name(cert.result_type()),
+                        None => ResultType::ValidationFailure,
+                    },
+                    _ => continue,
+                };
+                let mut detail = Failure::new(result_type);
+                detail.receiving_mx_hostname = Some(attempt.host.clone());
+                detail.receiving_ip = attempt.addresses.first().copied();
+                SessionResult::Failure(detail)
+            }
+        };
+        let policy = match (attempt.policy, mta_sts) {
+            (PolicySource::Dane, _) => tlsa_policy(policy_domain, attempt),
+            (PolicySource::MtaSts, Some(sts)) => PolicyRef::sts(policy_domain, sts),
+            _ => PolicyRef::no_policy_found(policy_domain),
+        };
+        aggregator.record(&policy, &result);
+    }
+}
+
+/// A `tlsa` reference: the attempt's TLSA records in presentation form.
+fn tlsa_policy(policy_domain: &str, attempt: &crate::plan::Attempt) -> PolicyRef {
+    let policy_string = attempt
+        .tlsa
+        .iter()
+        .flat_map(|set| set.records.iter())
+        .map(|r| {
+            let mut text = format!(
+                "{} {} {} ",
+                u8::from(r.usage),
+                u8::from(r.selector),
+                u8::from(r.matching)
+            );
+            for byte in &r.data {
+                text.push_str(&format!("{byte:02x}"));
+            }
+            text
+        })
+        .collect();
+    PolicyRef {
+        policy_type: PolicyType::Tlsa,
+        policy_string,
+        policy_domain: policy_domain.to_owned(),
+        mx_host: vec![attempt.host.clone()],
+    }
+}

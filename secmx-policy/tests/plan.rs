@@ -2076,3 +2076,61 @@ proptest! {
         check_invariants(&p, class, floor, shape);
     }
 }
+
+// ---- TLS-RPT from a plan ------------------------------------------------------
+
+/// RFC 8460 §4: each required-TLS session of a plan is counted under its
+/// policy, with the §4.3 result type of a failure.
+#[test]
+fn rfc8460_4_plan_sessions_are_counted_into_tls_rpt() {
+    use secmx_policy::tlsrpt::{DateRange, TlsRptAggregator, record_plan};
+
+    // SOS: the SOR offers no STARTTLS, the MX presents a self-signed
+    // certificate: two failed sessions, no success.
+    let (_, failed) = run(
+        Shape::Srv,
+        Class::SecureOnly,
+        &[
+            ("sor.d.test", Server::no_tls()),
+            ("mx.d.test", Server::self_signed()),
+        ],
+    );
+    // SOS to a good SOR: one success.
+    let (_, delivered) = run(
+        Shape::Srv,
+        Class::SecureOnly,
+        &[("sor.d.test", Server::good())],
+    );
+    assert!(
+        delivered
+            .verdicts()
+            .iter()
+            .all(|v| v.as_ref().is_some_and(Verdict::is_delivered))
+    );
+
+    let mut aggregator = TlsRptAggregator::new();
+    record_plan(&mut aggregator, &failed, "d.test", None);
+    record_plan(&mut aggregator, &delivered, "d.test", None);
+    let report = aggregator
+        .report(
+            "d.test",
+            "SecMX test",
+            "mailto:tlsrpt@example.test",
+            "report-1",
+            DateRange::from_unix(1_796_000_000, 1_796_086_400),
+        )
+        .expect("sessions were recorded for d.test");
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("JSON");
+    let policy = &json["policies"][0];
+    assert_eq!(policy["policy"]["policy-type"], "no-policy-found");
+    assert_eq!(policy["summary"]["total-successful-session-count"], 1);
+    assert_eq!(policy["summary"]["total-failure-session-count"], 2);
+    let mut types: Vec<String> = policy["failure-details"]
+        .as_array()
+        .expect("failure details")
+        .iter()
+        .map(|d| d["result-type"].as_str().expect("a type").to_owned())
+        .collect();
+    types.sort();
+    assert_eq!(types, ["certificate-not-trusted", "starttls-not-supported"]);
+}
