@@ -30,6 +30,7 @@ use secmx_core::server::{
 };
 use secmx_core::transport::ring_provider;
 use secmx_core::{EnhancedCode, Reply, ReplyCode};
+use secmx_policy::receiver::{ReceiverPolicy, sender_domain};
 use serde_json::{Value, json};
 
 use crate::exit::{self, Failure};
@@ -74,6 +75,11 @@ pub struct ServeArgs {
     /// Connections served at once; more get "421 4.3.2".
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_connections: usize,
+    /// Receiving rules (TOML, secmx_policy::receiver): client networks and
+    /// sender domains whose mail is taken only after STARTTLS, even on a
+    /// BER. MAIL from them in clear gets `530 5.7.0`.
+    #[arg(long = "receiver-policy", value_name = "FILE")]
+    pub receiver_policy: Option<PathBuf>,
 }
 
 /// Runs `secmx serve` until SIGTERM or SIGINT.
@@ -95,6 +101,20 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
             "--max-connections must be at least 1",
         ));
     }
+    let receiver_policy = match &args.receiver_policy {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Failure::new(
+                    exit::NOINPUT,
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let policy = ReceiverPolicy::from_toml(&text)
+                .map_err(|e| Failure::new(exit::CONFIG, format!("{}: {e}", path.display())))?;
+            Some(Arc::new(policy))
+        }
+    };
     let spool = Spool::open(&args.spool).map_err(|e| {
         Failure::new(
             exit::CANTCREAT,
@@ -133,7 +153,10 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         Arc::new(config),
         options,
         shutdown,
-        move |peer| SpoolHandler::new(Arc::clone(&spool), hostname.clone(), peer),
+        move |peer| {
+            SpoolHandler::new(Arc::clone(&spool), hostname.clone(), peer)
+                .with_receiver_policy(receiver_policy.clone())
+        },
     )
     .map_err(|e| Failure::new(exit::IOERR, format!("listener failed: {e}")))?;
     eprintln!("secmx serve: stopped");
@@ -204,6 +227,8 @@ pub struct SpoolHandler {
     /// Storing the message under way failed: it will be refused with 451.
     store_error: Option<String>,
     started: Option<Instant>,
+    /// Receiving rules that may require TLS for this client or sender.
+    receiver_policy: Option<Arc<ReceiverPolicy>>,
 }
 
 impl SpoolHandler {
@@ -220,7 +245,15 @@ impl SpoolHandler {
             incoming: None,
             store_error: None,
             started: None,
+            receiver_policy: None,
         }
+    }
+
+    /// Enforces `policy` on this connection: MAIL in clear from a client
+    /// network or sender domain it covers gets `530 5.7.0`.
+    pub fn with_receiver_policy(mut self, policy: Option<Arc<ReceiverPolicy>>) -> Self {
+        self.receiver_policy = policy;
+        self
     }
 
     /// The JSON fields every transaction line has.
@@ -337,6 +370,24 @@ impl ServerHandler for SpoolHandler {
             ServerEvent::TlsEstablished(info) => self.tls = Some(TlsSummary::from_info(&info)),
             ServerEvent::MailFrom { from, .. } => {
                 self.end_transaction();
+                let refusal = self.receiver_policy.as_ref().and_then(|policy| {
+                    policy.mail_from_reply(
+                        self.peer.remote.ip(),
+                        sender_domain(&from),
+                        session.is_tls(),
+                    )
+                });
+                if let Some(reply) = refusal {
+                    let mut record = self.record(session, "refused");
+                    record.insert("from".into(), json!(from.to_string()));
+                    record.insert(
+                        "reason".into(),
+                        json!("TLS required by the receiver policy"),
+                    );
+                    println!("{}", Value::Object(record));
+                    let _ = session.reject(now, reply);
+                    return;
+                }
                 self.from = Some(from.to_string());
                 self.started = Some(now);
                 let _ = session.accept(now);

@@ -199,3 +199,56 @@ fn ber_takes_swaks_in_clear_text_and_says_so() {
         serve.spool_entries()
     );
 }
+
+/// A BER whose receiver policy requires TLS from the loopback network: MAIL
+/// in clear gets `530 5.7.0` and nothing is stored; the same client over
+/// STARTTLS is taken; a sender domain the policy names is refused in clear
+/// even from a network it does not (RFC 3207 §4, secmx_policy::receiver).
+#[test]
+fn receiver_policy_requires_tls_by_network_and_by_sender() {
+    let scratch = Scratch::new("swaks-policy");
+    let by_network = scratch.path("network.toml");
+    std::fs::write(
+        &by_network,
+        "mode = \"ber\"\n\n[require_tls]\nnetworks = [\"127.0.0.0/8\"]\n",
+    )
+    .expect("policy file");
+    let mut serve = Serve::start(
+        &scratch.dir,
+        "ber",
+        &[
+            "--receiver-policy",
+            by_network.to_str().expect("utf-8 path"),
+        ],
+    );
+    let (code, out) = swaks(serve.port(), "<policy-clear@client.test>", &[]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("530 5.7.0"), "{out}");
+    assert!(serve.messages().is_empty(), "{:?}", serve.spool_entries());
+    let (code, out) = swaks(serve.port(), "<policy-tls@client.test>", &["--tls"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(serve.messages().len(), 1);
+    let log = serve.log();
+    assert_eq!(log[0]["result"], "refused", "{log:?}");
+    assert_eq!(log.last().expect("a line")["result"], "accepted", "{log:?}");
+    assert!(serve.terminate().success());
+
+    let by_sender = scratch.path("sender.toml");
+    std::fs::write(
+        &by_sender,
+        "[require_tls]\nsender_domains = [\"client.test\"]\n",
+    )
+    .expect("policy file");
+    let second = scratch.path("second");
+    std::fs::create_dir_all(&second).expect("second scratch dir");
+    let mut serve = Serve::start(
+        &second,
+        "ber",
+        &["--receiver-policy", by_sender.to_str().expect("utf-8 path")],
+    );
+    let (code, out) = swaks(serve.port(), "<sender-clear@client.test>", &[]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("530 5.7.0"), "{out}");
+    assert!(serve.messages().is_empty());
+    assert!(serve.terminate().success());
+}
