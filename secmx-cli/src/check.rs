@@ -72,6 +72,7 @@ use crate::discover::{convention_name, outcome_name};
 use crate::dns_udp;
 use crate::exit::{self, Failure};
 use crate::net;
+use crate::send::table;
 use crate::spool::TlsSummary;
 
 /// How long a connection may take to open.
@@ -714,30 +715,6 @@ pub fn to_json(report: &Report) -> Value {
         "problems": report.problems,
         "warnings": report.warnings,
     })
-}
-
-/// Left-aligned columns, two spaces apart.
-fn table(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|cell| cell.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::from("  ");
-        for (cell, width) in row.iter().zip(&widths) {
-            let _ = write!(line, "{cell:<width$}  ");
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 fn verdict_cell(r: &Option<CheckResult>) -> String {

@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 
 use crate::dns_udp;
 use crate::exit::{self, Failure};
+use crate::send::table;
 
 /// The options of `secmx discover`.
 #[derive(Debug, Clone, clap::Args)]
@@ -252,30 +253,6 @@ pub fn to_json(result: &Discovered, trusted: bool) -> Value {
         "tls_rpt": tls_rpt,
         "lookups": lookups,
     })
-}
-
-/// Left-aligned columns, two spaces apart.
-fn table(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|cell| cell.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::from("  ");
-        for (cell, width) in row.iter().zip(&widths) {
-            let _ = write!(line, "{cell:<width$}  ");
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 fn yes(flag: bool, text: &str) -> String {
