@@ -51,7 +51,7 @@ use std::borrow::Cow;
 
 use crate::limits::MAX_PARAMETERS;
 use crate::proto::code::ErrorReply;
-use crate::proto::path::{ESMTP_VALUE, KEYWORD, LET_DIG, has, run_end};
+use crate::proto::path::{KEYWORD, LET_DIG, has, run_end, value_run_end, word};
 
 /// A MAIL or RCPT parameter that is not well formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -111,15 +111,49 @@ pub enum XtextError {
 /// there is no `+`. Lower-case hex digits are accepted too.
 pub fn xtext_decode(input: &str) -> Result<Cow<'_, str>, XtextError> {
     let bytes = input.as_bytes();
-    if !bytes.iter().all(|&b| is_xchar(b) || b == b'+') {
+    // xchar and "+" are the esmtp-value octets.
+    if value_run_end(bytes, 0) != bytes.len() {
         return Err(XtextError::BadCharacter);
     }
-    let Some(first) = memchr::memchr(b'+', bytes) else {
+    let Some(mut plus) = word::find(bytes, 0, b'+') else {
         return Ok(Cow::Borrowed(input));
     };
+    // The input is ASCII: every cut is on a character boundary. Decoded
+    // octets below 0x80 are characters too; the first one above sends the
+    // whole input to the general decoder, which checks UTF-8.
+    let mut out = String::with_capacity(bytes.len());
+    let mut rest = input;
+    loop {
+        let (Some(head), Some(&[hi, lo])) =
+            (rest.get(..plus), rest.as_bytes().get(plus + 1..plus + 3))
+        else {
+            return Err(XtextError::BadHexchar);
+        };
+        let (Some(hi), Some(lo)) = (hex_value(hi), hex_value(lo)) else {
+            return Err(XtextError::BadHexchar);
+        };
+        let octet = hi << 4 | lo;
+        if octet >= 0x80 {
+            return xtext_decode_octets(bytes);
+        }
+        out.push_str(head);
+        out.push(char::from(octet));
+        rest = rest.get(plus + 3..).unwrap_or_default();
+        match word::find(rest.as_bytes(), 0, b'+') {
+            Some(next) => plus = next,
+            None => {
+                out.push_str(rest);
+                return Ok(Cow::Owned(out));
+            }
+        }
+    }
+}
+
+/// Decodes checked xtext whose decoded octets may be non-ASCII.
+#[inline(never)]
+fn xtext_decode_octets(bytes: &[u8]) -> Result<Cow<'_, str>, XtextError> {
     let mut out = Vec::with_capacity(bytes.len());
-    out.extend_from_slice(bytes.get(..first).unwrap_or_default());
-    let mut rest = bytes.get(first..).unwrap_or_default();
+    let mut rest = bytes;
     while let Some((&b, tail)) = rest.split_first() {
         if b == b'+' {
             let (Some(hi), Some(lo)) = (
@@ -173,6 +207,7 @@ fn is_xchar(b: u8) -> bool {
     matches!(b, 33..=126) && b != b'+' && b != b'='
 }
 
+#[inline(always)]
 fn hex_value(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -286,37 +321,38 @@ impl Notify {
         self.0 & Self::DELAY.0 != 0
     }
 
-    /// Parses `value`; `bytes` are the octets from the value's start to the
-    /// end of the line.
+    /// Parses the value of NOTIFY.
     #[inline]
-    fn parse(value: &str, mut bytes: &[u8]) -> Result<Notify, ParamError> {
+    fn parse(value: Value<'_>) -> Result<Notify, ParamError> {
+        use word::{HIGH, first, in_range};
         const BAD: ParamError = ParamError::InvalidValue("NOTIFY");
+        let bytes = value.text.as_bytes();
         let mut notify = Notify::NEVER;
-        let mut rest = value.as_bytes();
+        let mut pos = value.start;
         loop {
-            let (element, tail) = match rest.iter().position(|&b| b == b',') {
-                Some(comma) => (rest.get(..comma).unwrap_or_default(), rest.get(comma + 1..)),
-                None => (rest, None),
-            };
-            let bit = match fold_prefix(bytes, element.len()) {
+            // The element ends at the next comma or at the end of the value.
+            // No element is longer than seven octets, so eight tell them all
+            // apart: a longer one reads as eight and matches nothing.
+            let word = word::at(bytes, pos).ok_or(BAD)?;
+            let commas = in_range(word & !HIGH, b',', b',') & !word;
+            let left = value.end.saturating_sub(pos);
+            let len = if commas == 0 { 8 } else { first(commas) }.min(left);
+            let bit = match u128::from(fold_word_prefix(word, len)) {
                 SUCCESS => Notify::SUCCESS,
                 FAILURE => Notify::FAILURE,
                 DELAY => Notify::DELAY,
                 // NEVER only alone.
-                NEVER if value.len() == element.len() => return Ok(Notify::NEVER),
+                NEVER if value.len() == len => return Ok(Notify::NEVER),
                 _ => return Err(BAD),
             };
             if notify.0 & bit.0 != 0 {
                 return Err(BAD);
             }
             notify = notify | bit;
-            match tail {
-                Some(tail) => {
-                    rest = tail;
-                    bytes = bytes.get(element.len() + 1..).unwrap_or_default();
-                }
-                None => return Ok(notify),
+            if len == left {
+                return Ok(notify);
             }
+            pos += len + 1;
         }
     }
 }
@@ -414,24 +450,18 @@ impl<'a> MailParameters<'a> {
     /// non-ASCII (allowed under SMTPUTF8 only, RFC 6531 §3.3).
     #[inline]
     pub(crate) fn parse_into(&mut self, text: &'a str) -> Result<bool, ParamError> {
-        for_each_param(text, |key, keyword, value| self.add(key, keyword, value))
+        for_each_param(text, |key, param| self.add(key, param))
     }
 
     #[inline(always)]
-    fn add(
-        &mut self,
-        key: u128,
-        keyword: &'a str,
-        value: Option<(&'a str, &'a [u8])>,
-    ) -> Result<(), ParamError> {
+    fn add(&mut self, key: u128, param: RawParam<'a>) -> Result<(), ParamError> {
         match key {
             SIZE => {
-                let size = parse_size(needs_value(value, "SIZE")?.0)?;
+                let size = parse_size(param.value("SIZE")?.as_bytes())?;
                 set_once(&mut self.size, size, "SIZE")
             }
             BODY => {
-                let (value, bytes) = needs_value(value, "BODY")?;
-                let body = match fold_prefix(bytes, value.len()) {
+                let body = match param.value("BODY")?.fold() {
                     EIGHTBITMIME => Body::EightBitMime,
                     SEVENBIT => Body::SevenBit,
                     BINARYMIME => Body::BinaryMime,
@@ -439,15 +469,14 @@ impl<'a> MailParameters<'a> {
                 };
                 set_once(&mut self.body, body, "BODY")
             }
-            SMTPUTF8 => set_flag(&mut self.smtputf8, value.is_some(), "SMTPUTF8"),
-            REQUIRETLS => set_flag(&mut self.requiretls, value.is_some(), "REQUIRETLS"),
+            SMTPUTF8 => set_flag(&mut self.smtputf8, param.value.is_some(), "SMTPUTF8"),
+            REQUIRETLS => set_flag(&mut self.requiretls, param.value.is_some(), "REQUIRETLS"),
             AUTH => {
-                let auth = decode(needs_value(value, "AUTH")?.0, "AUTH")?;
+                let auth = decode(param.value("AUTH")?.as_str()?, "AUTH")?;
                 set_once(&mut self.auth, auth, "AUTH")
             }
             RET => {
-                let (value, bytes) = needs_value(value, "RET")?;
-                let ret = match fold_prefix(bytes, value.len()) {
+                let ret = match param.value("RET")?.fold() {
                     FULL => Ret::Full,
                     HDRS => Ret::Hdrs,
                     _ => return Err(ParamError::InvalidValue("RET")),
@@ -455,15 +484,17 @@ impl<'a> MailParameters<'a> {
                 set_once(&mut self.ret, ret, "RET")
             }
             ENVID => {
-                let envid = decode(needs_value(value, "ENVID")?.0, "ENVID")?;
-                if !envid.bytes().all(|b| matches!(b, 32..=126)) {
+                let envid = decode(param.value("ENVID")?.as_str()?, "ENVID")?;
+                // Undecoded xtext is printable already.
+                if let Cow::Owned(decoded) = &envid
+                    && !decoded.bytes().all(|b| matches!(b, 32..=126))
+                {
                     return Err(ParamError::InvalidValue("ENVID"));
                 }
                 set_once(&mut self.envid, envid, "ENVID")
             }
             _ => {
-                self.unknown
-                    .push(unknown(keyword, value.map(|(value, _)| value)));
+                self.unknown.push(param.unknown()?);
                 Ok(())
             }
         }
@@ -562,25 +593,25 @@ impl<'a> RcptParameters<'a> {
     /// non-ASCII (allowed under SMTPUTF8 only, RFC 6531 §3.3).
     #[inline]
     pub(crate) fn parse_into(&mut self, text: &'a str) -> Result<bool, ParamError> {
-        for_each_param(text, |key, keyword, value| self.add(key, keyword, value))
+        for_each_param(text, |key, param| self.add(key, param))
     }
 
     #[inline(always)]
-    fn add(
-        &mut self,
-        key: u128,
-        keyword: &'a str,
-        value: Option<(&'a str, &'a [u8])>,
-    ) -> Result<(), ParamError> {
+    fn add(&mut self, key: u128, param: RawParam<'a>) -> Result<(), ParamError> {
         match key {
             NOTIFY => {
-                let (value, bytes) = needs_value(value, "NOTIFY")?;
-                let notify = Notify::parse(value, bytes)?;
+                let notify = Notify::parse(param.value("NOTIFY")?)?;
                 set_once(&mut self.notify, notify, "NOTIFY")
             }
             ORCPT => {
-                let value = needs_value(value, "ORCPT")?.0;
-                let Some((addr_type, address)) = value.split_once(';') else {
+                let value = param.value("ORCPT")?;
+                let text = value.as_str()?;
+                let Some(semicolon) = value.as_bytes().iter().position(|&b| b == b';') else {
+                    return Err(ParamError::InvalidValue("ORCPT"));
+                };
+                let (Some(addr_type), Some(address)) =
+                    (text.get(..semicolon), text.get(semicolon + 1..))
+                else {
                     return Err(ParamError::InvalidValue("ORCPT"));
                 };
                 if addr_type.is_empty()
@@ -596,8 +627,7 @@ impl<'a> RcptParameters<'a> {
                 set_once(&mut self.orcpt, orcpt, "ORCPT")
             }
             _ => {
-                self.unknown
-                    .push(unknown(keyword, value.map(|(value, _)| value)));
+                self.unknown.push(param.unknown()?);
                 Ok(())
             }
         }
@@ -641,16 +671,83 @@ impl<'a> RcptParameters<'a> {
     }
 }
 
-fn unknown<'a>(keyword: &'a str, value: Option<&'a str>) -> Parameter<'a> {
-    Parameter {
-        keyword: Cow::Borrowed(keyword),
-        value: value.map(Cow::Borrowed),
+/// One esmtp-param of a parameter text, as positions in it.
+#[derive(Debug, Clone, Copy)]
+struct RawParam<'a> {
+    text: &'a str,
+    keyword: (usize, usize),
+    value: Option<(usize, usize)>,
+}
+
+impl<'a> RawParam<'a> {
+    /// The value, which `keyword` needs.
+    #[inline(always)]
+    fn value(&self, keyword: &'static str) -> Result<Value<'a>, ParamError> {
+        match self.value {
+            Some((start, end)) => Ok(Value {
+                text: self.text,
+                start,
+                end,
+            }),
+            None => Err(ParamError::MissingValue(keyword)),
+        }
+    }
+
+    /// The parameter as given.
+    #[inline(never)]
+    fn unknown(&self) -> Result<Parameter<'a>, ParamError> {
+        let (start, end) = self.keyword;
+        let value = match self.value {
+            Some((start, end)) => Some(Cow::Borrowed(cut(self.text, start, end)?)),
+            None => None,
+        };
+        Ok(Parameter {
+            keyword: Cow::Borrowed(cut(self.text, start, end)?),
+            value,
+        })
     }
 }
 
+/// An esmtp-value: `text[start..end]`.
+#[derive(Debug, Clone, Copy)]
+struct Value<'a> {
+    text: &'a str,
+    start: usize,
+    end: usize,
+}
+
+impl<'a> Value<'a> {
+    #[inline(always)]
+    fn len(self) -> usize {
+        self.end - self.start
+    }
+
+    #[inline(always)]
+    fn as_bytes(self) -> &'a [u8] {
+        self.text
+            .as_bytes()
+            .get(self.start..self.end)
+            .unwrap_or_default()
+    }
+
+    #[inline(always)]
+    fn as_str(self) -> Result<&'a str, ParamError> {
+        cut(self.text, self.start, self.end)
+    }
+
+    /// [`fold`] of the value.
+    #[inline(always)]
+    fn fold(self) -> u128 {
+        fold_at(self.text.as_bytes(), self.start, self.len())
+    }
+}
+
+/// `text[from..to]`; parameters are cut next to ASCII delimiters, so on
+/// character boundaries.
 #[inline(always)]
-fn needs_value<T>(value: Option<T>, keyword: &'static str) -> Result<T, ParamError> {
-    value.ok_or(ParamError::MissingValue(keyword))
+fn cut(text: &str, from: usize, to: usize) -> Result<&str, ParamError> {
+    text.get(from..to)
+        .ok_or(ParamError::Syntax("cut inside a character"))
 }
 
 fn decode<'a>(value: &'a str, keyword: &'static str) -> Result<Cow<'a, str>, ParamError> {
@@ -720,22 +817,29 @@ fn fold_word(word: &[u8]) -> u128 {
     }
 }
 
-/// [`fold`] of the first `len` octets of `bytes`, reading them as whole
-/// words when `bytes` is long enough (the octets past `len` are masked off).
+/// [`fold`] of the first `len` octets of `word`, `len` at most 8.
 #[inline(always)]
-fn fold_prefix(bytes: &[u8], len: usize) -> u128 {
-    if len < 8 {
-        if let Some(chunk) = bytes.first_chunk::<8>() {
-            let word = u64::from_le_bytes(*chunk) | 0x2020_2020_2020_2020;
-            return u128::from(word & ((1u64 << (8 * len)) - 1));
+fn fold_word_prefix(word: u64, len: usize) -> u64 {
+    let mask = 1u64
+        .checked_shl(8 * len as u32)
+        .map_or(u64::MAX, |bit| bit - 1);
+    (word | 0x2020_2020_2020_2020) & mask
+}
+
+/// [`fold`] of `bytes[start..start + len]`, reading whole words.
+#[inline(always)]
+fn fold_at(bytes: &[u8], start: usize, len: usize) -> u128 {
+    if len <= 8 {
+        if let Some(low) = word::at(bytes, start) {
+            return u128::from(fold_word_prefix(low, len));
         }
-    } else if len < 16
-        && let Some(chunk) = bytes.first_chunk::<16>()
+    } else if len <= 16
+        && let (Some(low), Some(high)) = (word::at(bytes, start), word::at(bytes, start + 8))
     {
-        let word = u128::from_le_bytes(*chunk) | 0x2020_2020_2020_2020_2020_2020_2020_2020;
-        return word & ((1u128 << (8 * len)) - 1);
+        return u128::from(fold_word_prefix(high, len - 8)) << 64
+            | u128::from(fold_word_prefix(low, 8));
     }
-    fold_word(bytes.get(..len).unwrap_or_default())
+    fold_word(bytes.get(start..start + len).unwrap_or_default())
 }
 
 const SIZE: u128 = fold(b"SIZE");
@@ -759,12 +863,12 @@ const DELAY: u128 = fold(b"DELAY");
 
 /// `1*20DIGIT` (RFC 1870 §3), saturating at `u64::MAX`.
 #[inline(always)]
-fn parse_size(value: &str) -> Result<u64, ParamError> {
+fn parse_size(value: &[u8]) -> Result<u64, ParamError> {
     if value.is_empty() || value.len() > 20 {
         return Err(ParamError::InvalidValue("SIZE"));
     }
     let mut size = 0u64;
-    for b in value.bytes() {
+    for &b in value {
         let digit = b.wrapping_sub(b'0');
         if digit > 9 {
             return Err(ParamError::InvalidValue("SIZE"));
@@ -796,15 +900,9 @@ pub(crate) fn write_u64(mut n: u64, out: &mut Vec<u8>) {
 #[inline(always)]
 fn for_each_param<'a>(
     text: &'a str,
-    mut f: impl FnMut(u128, &'a str, Option<(&'a str, &'a [u8])>) -> Result<(), ParamError>,
+    mut f: impl FnMut(u128, RawParam<'a>) -> Result<(), ParamError>,
 ) -> Result<bool, ParamError> {
     let bytes = text.as_bytes();
-    let cut = |from: usize, to: usize| {
-        text.split_at_checked(to)
-            .and_then(|(head, _)| head.split_at_checked(from))
-            .map(|(_, slice)| slice)
-            .ok_or(ParamError::Syntax("cut inside a character"))
-    };
     let mut pos = 0;
     let mut count = 0;
     let mut non_ascii = false;
@@ -826,15 +924,15 @@ fn for_each_param<'a>(
         }
         let start = pos;
         pos = run_end(bytes, pos + 1, KEYWORD);
-        let key = fold_prefix(bytes.get(start..).unwrap_or_default(), pos - start);
-        let keyword = cut(start, pos)?;
+        let key = fold_at(bytes, start, pos - start);
+        let keyword = (start, pos);
         let value = match bytes.get(pos) {
             None | Some(b' ') => None,
             Some(b'=') => {
                 pos += 1;
                 let start = pos;
                 loop {
-                    pos = run_end(bytes, pos, ESMTP_VALUE);
+                    pos = value_run_end(bytes, pos);
                     match bytes.get(pos) {
                         None | Some(b' ') => break,
                         Some(b'=') => return Err(ParamError::Syntax("'=' in parameter value")),
@@ -850,11 +948,18 @@ fn for_each_param<'a>(
                 if pos == start {
                     return Err(ParamError::Syntax("empty parameter value"));
                 }
-                Some((cut(start, pos)?, bytes.get(start..).unwrap_or_default()))
+                Some((start, pos))
             }
             Some(_) => return Err(ParamError::Syntax("bad character in keyword")),
         };
-        f(key, keyword, value)?;
+        f(
+            key,
+            RawParam {
+                text,
+                keyword,
+                value,
+            },
+        )?;
     }
 }
 
@@ -890,5 +995,52 @@ mod tests {
         let params = MailParameters::parse(b"SIZE=123").unwrap();
         assert_eq!(params.size, Some(123));
         assert_eq!(params.unknown.capacity(), 0);
+    }
+
+    #[test]
+    fn xtext_errors_in_order_rfc3461_4() {
+        // A bad character anywhere is reported first.
+        assert_eq!(xtext_decode("+zz a"), Err(XtextError::BadCharacter));
+        // Then the first bad hexchar, before any UTF-8 check.
+        assert_eq!(xtext_decode("+FF+z"), Err(XtextError::BadHexchar));
+        assert_eq!(xtext_decode("+41+z"), Err(XtextError::BadHexchar));
+        assert_eq!(xtext_decode("a+41+FF"), Err(XtextError::NotUtf8));
+        assert_eq!(xtext_decode("abcdefgh+4"), Err(XtextError::BadHexchar));
+        assert_eq!(
+            xtext_decode("0123456789+41abcdefgh+2b+c3+a9z"),
+            Ok(Cow::Owned("0123456789Aabcdefgh+\u{e9}z".to_owned()))
+        );
+        assert_eq!(xtext_decode("+41"), Ok(Cow::Owned("A".to_owned())));
+    }
+
+    #[test]
+    fn notify_elements_rfc3461_4_1() {
+        let notify = |value: &str| {
+            RcptParameters::parse(format!("NOTIFY={value} X=1").as_bytes()).map(|p| p.notify)
+        };
+        assert_eq!(notify("DELAY"), Ok(Some(Notify::DELAY)));
+        assert_eq!(
+            notify("SUCCESS,DELAY"),
+            Ok(Some(Notify::SUCCESS | Notify::DELAY))
+        );
+        for bad in [
+            "SUCCESSX",
+            "SUCCESSES,DELAY",
+            "DELAY,FAILURES",
+            "NEVERS",
+            "NEVER,",
+            ",",
+        ] {
+            assert_eq!(
+                notify(bad),
+                Err(ParamError::InvalidValue("NOTIFY")),
+                "{bad}"
+            );
+        }
+        // At the very end of a short text.
+        assert_eq!(
+            RcptParameters::parse(b"NOTIFY=DELAY").map(|p| p.notify),
+            Ok(Some(Notify::DELAY))
+        );
     }
 }

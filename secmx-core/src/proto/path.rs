@@ -503,11 +503,104 @@ const ATEXT: u8 = 1;
 /// Where the run of octets of `class` that starts at `from` ends.
 #[inline(always)]
 pub(crate) fn run_end(bytes: &[u8], from: usize, class: u8) -> usize {
-    let rest = bytes.get(from..).unwrap_or_default();
-    from + rest
-        .iter()
-        .position(|&b| !has(b, class))
-        .unwrap_or(rest.len())
+    let mut pos = from;
+    while let Some(&b) = bytes.get(pos)
+        && has(b, class)
+    {
+        pos += 1;
+    }
+    pos
+}
+
+/// Scanning eight octets at a time: a `u64` holds eight octets (the first
+/// in its low byte), and each test leaves bit 7 of an octet set where the
+/// octet passes. The tests take octets below 0x80; callers clear bit 7 first
+/// and treat octets that had it set apart.
+pub(crate) mod word {
+    /// 0x01 in every octet.
+    pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
+    /// Bit 7 of every octet.
+    pub(crate) const HIGH: u64 = 0x8080_8080_8080_8080;
+
+    /// The eight octets of `bytes` from `pos`, octets past the end read as
+    /// 0. `None` only if `pos` is past the end.
+    #[inline(always)]
+    pub(crate) fn at(bytes: &[u8], pos: usize) -> Option<u64> {
+        let rest = bytes.get(pos..)?;
+        if let Some(chunk) = rest.first_chunk::<8>() {
+            return Some(u64::from_le_bytes(*chunk));
+        }
+        if let Some(last) = bytes.last_chunk::<8>() {
+            // The last eight octets end with `rest` (0 to 7 octets): shift
+            // the ones before it out.
+            let shift = 8 * (8 - rest.len()) as u32;
+            return Some(u64::from_le_bytes(*last).checked_shr(shift).unwrap_or(0));
+        }
+        Some(padded(rest))
+    }
+
+    /// Up to eight octets, zero-padded.
+    #[inline(never)]
+    fn padded(rest: &[u8]) -> u64 {
+        let mut buf = [0u8; 8];
+        for (to, &from) in buf.iter_mut().zip(rest) {
+            *to = from;
+        }
+        u64::from_le_bytes(buf)
+    }
+
+    /// Octets of `y` (each below 0x80) in `lo..=hi`.
+    #[inline(always)]
+    pub(crate) const fn in_range(y: u64, lo: u8, hi: u8) -> u64 {
+        // For an octet below 0x80, adding 0x80 - lo sets its bit 7 when it
+        // is at least lo, and adding 0x7f - hi when it is above hi; neither
+        // carries into the next octet.
+        let at_least_lo = y.wrapping_add(ONES * (0x80 - lo as u64));
+        let above_hi = y.wrapping_add(ONES * (0x7f - hi as u64));
+        at_least_lo & !above_hi & HIGH
+    }
+
+    /// The index of the first octet whose bit 7 is set in `mask`, which is
+    /// not 0.
+    #[inline(always)]
+    pub(crate) const fn first(mask: u64) -> usize {
+        (mask.trailing_zeros() / 8) as usize
+    }
+
+    /// Where the first `needle` (below 0x80) at or after `from` is.
+    #[inline(always)]
+    pub(crate) fn find(bytes: &[u8], from: usize, needle: u8) -> Option<usize> {
+        let mut pos = from;
+        while pos < bytes.len() {
+            let word = at(bytes, pos)?;
+            let found = in_range(word & !HIGH, needle, needle) & !word;
+            if found != 0 {
+                let at = pos + first(found);
+                return (at < bytes.len()).then_some(at);
+            }
+            pos += 8;
+        }
+        None
+    }
+}
+
+/// Where the run of esmtp-value octets (`%d33-60 / %d62-126`) from `from`
+/// ends.
+#[inline(always)]
+pub(crate) fn value_run_end(bytes: &[u8], from: usize) -> usize {
+    use word::{HIGH, first, in_range};
+    let mut pos = from;
+    while let Some(w) = word::at(bytes, pos) {
+        let y = w & !HIGH;
+        let ok = in_range(y, 0x21, 0x7e) & !in_range(y, b'=', b'=') & !w;
+        let stop = !ok & HIGH;
+        if stop != 0 {
+            // Octets past the end read as 0, which stops the run.
+            return pos + first(stop);
+        }
+        pos += 8;
+    }
+    pos
 }
 
 const LDH: u8 = 2;
@@ -699,28 +792,26 @@ fn scan_domain_name(bytes: &[u8], start: usize, utf8: &mut Utf8) -> Result<usize
         // One label: a letter, digit or (under SMTPUTF8) non-ASCII octet,
         // then any of those and `-`, not ending in `-`.
         let label = pos;
+        pos = run_end(bytes, pos, LDH);
         let mut ascii = true;
-        loop {
-            pos = run_end(bytes, pos, LDH);
-            match bytes.get(pos) {
-                Some(&b) if b >= 0x80 => {
-                    utf8.take()?;
-                    ascii = false;
-                    pos += 1;
-                }
-                _ => break,
-            }
+        while let Some(&b) = bytes.get(pos)
+            && b >= 0x80
+        {
+            utf8.take()?;
+            ascii = false;
+            pos = run_end(bytes, pos + 1, LDH);
         }
-        let text = bytes.get(label..pos).unwrap_or_default();
-        match (text.first(), text.last()) {
-            (None, _) => return Err(PathError::Syntax("empty label in domain")),
-            (Some(b'-'), _) | (_, Some(b'-')) => {
-                return Err(PathError::Syntax("label starts or ends with '-'"));
-            }
-            _ if ascii && text.len() > MAX_LABEL => {
-                return Err(PathError::Syntax("label longer than 63 octets"));
-            }
-            _ => {}
+        let (Some(&first), Some(&last)) = (bytes.get(label), bytes.get(pos.wrapping_sub(1))) else {
+            return Err(PathError::Syntax("empty label in domain"));
+        };
+        if pos == label {
+            return Err(PathError::Syntax("empty label in domain"));
+        }
+        if first == b'-' || last == b'-' {
+            return Err(PathError::Syntax("label starts or ends with '-'"));
+        }
+        if ascii && pos - label > MAX_LABEL {
+            return Err(PathError::Syntax("label longer than 63 octets"));
         }
         if bytes.get(pos) != Some(&b'.') {
             break;
@@ -1061,5 +1152,72 @@ mod tests {
         assert_eq!(parse_ipv4(b"1.2.3.4.5"), None);
         assert_eq!(parse_ipv4(b"1.2..4"), None);
         assert_eq!(parse_ipv4(b"0001.2.3.4"), None);
+    }
+
+    /// Every slice of a buffer with each kind of octet, at every offset.
+    fn slices() -> Vec<Vec<u8>> {
+        let octets = b"aZ09-.=+ \x00\x1f\x7f\x80\xc3\xff!~<>@,;";
+        let mut out = Vec::new();
+        for len in 0..24 {
+            for shift in 0..octets.len() {
+                out.push(
+                    (0..len)
+                        .map(|i| octets[(i * 7 + shift) % octets.len()])
+                        .collect(),
+                );
+                // Long runs of one octet, ending in each other one.
+                let mut run = vec![octets[shift]; len];
+                run.push(octets[(shift + len) % octets.len()]);
+                out.push(run);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn word_scans_match_octet_scans() {
+        for bytes in slices() {
+            for from in 0..=bytes.len() + 1 {
+                assert_eq!(
+                    value_run_end(&bytes, from),
+                    run_end(&bytes, from, ESMTP_VALUE),
+                    "{bytes:?} from {from}"
+                );
+                for needle in [b'+', b',', b'.', 0] {
+                    let want = bytes
+                        .get(from..)
+                        .and_then(|rest| rest.iter().position(|&b| b == needle))
+                        .map(|i| from + i);
+                    assert_eq!(word::find(&bytes, from, needle), want, "{bytes:?} {needle}");
+                }
+                let mut padded = bytes.get(from..).unwrap_or_default().to_vec();
+                padded.resize(8, 0);
+                padded.truncate(8);
+                let want = (from <= bytes.len())
+                    .then(|| u64::from_le_bytes(padded.try_into().expect("eight octets")));
+                assert_eq!(word::at(&bytes, from), want, "{bytes:?} from {from}");
+            }
+        }
+    }
+
+    #[test]
+    fn word_in_range_matches_octets() {
+        for (lo, hi) in [
+            (0x21, 0x7e),
+            (b'=', b'='),
+            (b'a', b'z'),
+            (b'-', b'.'),
+            (0, 0x7f),
+        ] {
+            for b in 0..0x80u8 {
+                let y = u64::from(b) << 24 | 0x7f00_0000_0000_0000;
+                let want = (lo..=hi).contains(&b);
+                assert_eq!(
+                    word::in_range(y, lo, hi) & 0x8000_0000 != 0,
+                    want,
+                    "{b} in {lo}..={hi}"
+                );
+            }
+        }
     }
 }
