@@ -124,6 +124,7 @@ struct BadLine {
     seen: usize,
 }
 
+#[inline]
 fn scan(buf: &[u8], max: usize) -> Result<Status<usize>, BadLine> {
     // A CRLF that ends a line of at most `max` octets starts within the
     // first `max - 1` octets: nothing after them matters.
@@ -265,7 +266,48 @@ impl LineReader {
     /// from the reader when it was completed from earlier pieces. After
     /// `Err`, call again with the same `input`: the reader drops the rest of
     /// the bad line and goes on with the next one.
+    #[inline]
     pub fn next<'a, 'i: 'a>(
+        &'a mut self,
+        input: &mut &'i [u8],
+    ) -> Result<Option<Line<'a>>, LineError> {
+        // The common case: nothing held, and a whole line in the input.
+        if self.mode == Mode::Reading && self.buf.is_empty() {
+            return match scan(input, self.max) {
+                Ok(Status::Complete(n)) => {
+                    let (line, rest) = input.split_at(n);
+                    *input = rest;
+                    Ok(Some(Line::new(line)))
+                }
+                Ok(Status::Partial) => self.start_line(input, None),
+                Err(bad) => self.start_line(input, Some(bad)),
+            };
+        }
+        self.next_held(input)
+    }
+
+    /// [`Self::next`] with nothing held, when `input` has no whole line
+    /// (`bad` is `None`) or starts with a bad one.
+    #[inline(never)]
+    fn start_line<'a>(
+        &'a mut self,
+        input: &mut &[u8],
+        bad: Option<BadLine>,
+    ) -> Result<Option<Line<'a>>, LineError> {
+        match bad {
+            None => {
+                self.keep(input);
+                *input = &[];
+                Ok(None)
+            }
+            Some(bad) => Err(self.fail(input, bad)),
+        }
+    }
+
+    /// [`Self::next`] when the reader holds an unfinished line, the line it
+    /// returned last, or a bad line to drop.
+    #[inline(never)]
+    fn next_held<'a, 'i: 'a>(
         &'a mut self,
         input: &mut &'i [u8],
     ) -> Result<Option<Line<'a>>, LineError> {
