@@ -448,7 +448,7 @@ impl<'a> MailParameters<'a> {
 
     /// Adds the parameters in `text`; returns whether any value held
     /// non-ASCII (allowed under SMTPUTF8 only, RFC 6531 §3.3).
-    #[inline]
+    #[inline(never)]
     pub(crate) fn parse_into(&mut self, text: &'a str) -> Result<bool, ParamError> {
         for_each_param(text, |key, param| self.add(key, param))
     }
@@ -591,7 +591,7 @@ impl<'a> RcptParameters<'a> {
 
     /// Adds the parameters in `text`; returns whether any value held
     /// non-ASCII (allowed under SMTPUTF8 only, RFC 6531 §3.3).
-    #[inline]
+    #[inline(never)]
     pub(crate) fn parse_into(&mut self, text: &'a str) -> Result<bool, ParamError> {
         for_each_param(text, |key, param| self.add(key, param))
     }
@@ -694,8 +694,8 @@ impl<'a> RawParam<'a> {
     }
 
     /// The parameter as given.
-    #[inline(never)]
-    fn unknown(&self) -> Result<Parameter<'a>, ParamError> {
+    #[inline(always)]
+    fn unknown(self) -> Result<Parameter<'a>, ParamError> {
         let (start, end) = self.keyword;
         let value = match self.value {
             Some((start, end)) => Some(Cow::Borrowed(cut(self.text, start, end)?)),
@@ -867,6 +867,18 @@ fn parse_size(value: &[u8]) -> Result<u64, ParamError> {
     if value.is_empty() || value.len() > 20 {
         return Err(ParamError::InvalidValue("SIZE"));
     }
+    if value.len() < 20 {
+        // Nineteen digits stay below u64::MAX.
+        let mut size = 0u64;
+        for &b in value {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                return Err(ParamError::InvalidValue("SIZE"));
+            }
+            size = size * 10 + u64::from(digit);
+        }
+        return Ok(size);
+    }
     let mut size = 0u64;
     for &b in value {
         let digit = b.wrapping_sub(b'0');
@@ -893,6 +905,27 @@ pub(crate) fn write_u64(mut n: u64, out: &mut Vec<u8>) {
         }
     }
     out.extend_from_slice(digits.get(at..).unwrap_or_default());
+}
+
+/// Where the esmtp-keyword at `start` (a letter or digit) ends, and its
+/// [`fold`].
+#[inline(always)]
+fn keyword_end(bytes: &[u8], start: usize) -> (usize, u128) {
+    use word::{HIGH, ONES, first, in_range};
+    if let Some(w) = word::at(bytes, start) {
+        let y = w & !HIGH;
+        let letter = in_range(y | (ONES * 0x20), b'a', b'z');
+        let digit = in_range(y, b'0', b'9');
+        let hyphen = in_range(y, b'-', b'-');
+        let stop = !((letter | digit | hyphen) & !w) & HIGH;
+        if stop != 0 {
+            // Octets past the end read as 0, which ends the keyword.
+            let len = first(stop);
+            return (start + len, u128::from(fold_word_prefix(w, len)));
+        }
+    }
+    let end = run_end(bytes, start + 1, KEYWORD);
+    (end, fold_at(bytes, start, end - start))
 }
 
 /// Splits `text` into esmtp-params and hands each to `f` with its folded
@@ -923,8 +956,8 @@ fn for_each_param<'a>(
             ));
         }
         let start = pos;
-        pos = run_end(bytes, pos + 1, KEYWORD);
-        let key = fold_at(bytes, start, pos - start);
+        let key;
+        (pos, key) = keyword_end(bytes, pos);
         let keyword = (start, pos);
         let value = match bytes.get(pos) {
             None | Some(b' ') => None,

@@ -705,9 +705,7 @@ impl Utf8 {
 /// boundary.
 #[inline(always)]
 fn slice(text: &str, from: usize, to: usize) -> Result<&str, PathError> {
-    text.split_at_checked(to)
-        .and_then(|(head, _)| head.split_at_checked(from))
-        .map(|(_, slice)| slice)
+    text.get(from..to)
         .ok_or(PathError::Syntax("cut inside a character"))
 }
 
@@ -980,6 +978,84 @@ pub(crate) fn scan_path<'a>(
     forward: bool,
     utf8: &mut Utf8,
 ) -> Result<PathSpan<'a>, PathError> {
+    if !forward && text.as_bytes().get(..2) == Some(b"<>") {
+        return Ok(PathSpan {
+            mailbox: None,
+            end: 2,
+        });
+    }
+    if let Some((local_end, domain_end)) = scan_plain_path(text.as_bytes()) {
+        return Ok(PathSpan {
+            mailbox: Some(MailboxSpan {
+                local: slice(text, 1, local_end)?,
+                domain: slice(text, local_end + 1, domain_end)?,
+                literal: false,
+            }),
+            end: domain_end + 1,
+        });
+    }
+    scan_any_path(text, forward, utf8)
+}
+
+/// The common path, `<dot-string@domain-name>` in ASCII, checked in one
+/// pass: where its local part and its domain end. `None` for anything else
+/// (`<>`, `<Postmaster>`, source routes, quoted strings, address literals,
+/// non-ASCII, errors), which [`scan_any_path`] reads.
+#[inline(always)]
+fn scan_plain_path(bytes: &[u8]) -> Option<(usize, usize)> {
+    if bytes.first() != Some(&b'<') {
+        return None;
+    }
+    // Atoms of atext, one dot between them, then "@".
+    let mut pos = 1;
+    loop {
+        let atom = pos;
+        pos = run_end(bytes, pos, ATEXT);
+        if pos == atom {
+            return None;
+        }
+        match bytes.get(pos) {
+            Some(b'.') => pos += 1,
+            Some(b'@') => break,
+            _ => return None,
+        }
+    }
+    let local_end = pos;
+    if local_end - 1 > MAX_LOCAL_PART {
+        return None;
+    }
+    // Labels that start and end with a letter or digit, one dot between
+    // them, then ">".
+    pos += 1;
+    let domain = pos;
+    loop {
+        let label = pos;
+        if !bytes.get(pos).is_some_and(|&b| has(b, LET_DIG)) {
+            return None;
+        }
+        pos = run_end(bytes, pos + 1, LDH);
+        if pos - label > MAX_LABEL || bytes.get(pos - 1) == Some(&b'-') {
+            return None;
+        }
+        match bytes.get(pos) {
+            Some(b'.') => pos += 1,
+            Some(b'>') => break,
+            _ => return None,
+        }
+    }
+    if pos - domain > MAX_DOMAIN || pos + 1 > MAX_PATH {
+        return None;
+    }
+    Some((local_end, pos))
+}
+
+/// [`scan_path`] for every form of path.
+#[inline(never)]
+fn scan_any_path<'a>(
+    text: &'a str,
+    forward: bool,
+    utf8: &mut Utf8,
+) -> Result<PathSpan<'a>, PathError> {
     let bytes = text.as_bytes();
     if bytes.first() != Some(&b'<') {
         return Err(PathError::Syntax("path must start with '<'"));
@@ -1196,6 +1272,74 @@ mod tests {
                 let want = (from <= bytes.len())
                     .then(|| u64::from_le_bytes(padded.try_into().expect("eight octets")));
                 assert_eq!(word::at(&bytes, from), want, "{bytes:?} from {from}");
+            }
+        }
+    }
+
+    /// The one-pass scan of plain paths agrees with the general scan
+    /// wherever it answers (RFC 5321 §4.1.2, §4.5.3.1).
+    #[test]
+    fn plain_path_scan_agrees_with_general_scan_rfc5321_4_1_2() {
+        let long_label = "a".repeat(63);
+        let too_long_label = "a".repeat(64);
+        let long_local = "b".repeat(64);
+        let too_long_local = "b".repeat(65);
+        let mut paths: Vec<String> = [
+            "<a@b>",
+            "<a.b@c.d>",
+            "<a..b@c>",
+            "<.a@b>",
+            "<a.@b>",
+            "<a@b.>",
+            "<a@.b>",
+            "<a@b..c>",
+            "<a@-b>",
+            "<a@b->",
+            "<a@b-c.d-e>",
+            "<a@b>x",
+            "<a@b",
+            "<@a:b@c>",
+            "<\"a\"@b>",
+            "<a@[1.2.3.4]>",
+            "<>",
+            "<postmaster>",
+            "<Postmaster@x>",
+            "<a+b=c/d@x9.y>",
+            "<a b@c>",
+            "<a@b c>",
+            "<a@b\u{e9}>",
+            "<\u{e9}@b>",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        paths.push(format!("<a@{long_label}.b>"));
+        paths.push(format!("<a@{too_long_label}.b>"));
+        paths.push(format!("<{long_local}@b>"));
+        paths.push(format!("<{too_long_local}@b>"));
+        paths.push(format!("<a@{}>", [long_label.as_str(); 4].join(".")));
+        paths.push(format!(
+            "<{long_local}@{}>",
+            [long_label.as_str(); 3].join(".")
+        ));
+        for path in &paths {
+            for forward in [false, true] {
+                let general = scan_any_path(path, forward, &mut Utf8::new(true));
+                match scan_plain_path(path.as_bytes()) {
+                    Some((local_end, domain_end)) => {
+                        let span = general.expect("the general scan accepts it");
+                        let mailbox = span.mailbox.expect("a mailbox");
+                        assert_eq!(mailbox.local, &path[1..local_end], "{path}");
+                        assert_eq!(mailbox.domain, &path[local_end + 1..domain_end], "{path}");
+                        assert!(!mailbox.literal);
+                        assert_eq!(span.end, domain_end + 1, "{path}");
+                    }
+                    None => {
+                        // Left to the general scan; either answer is its own.
+                        let again = scan_path(path, forward, &mut Utf8::new(true));
+                        assert_eq!(format!("{again:?}"), format!("{general:?}"), "{path}");
+                    }
+                }
             }
         }
     }
