@@ -446,11 +446,104 @@ impl<'a> MailParameters<'a> {
         Ok(params)
     }
 
-    /// Adds the parameters in `text`; returns whether any value held
-    /// non-ASCII (allowed under SMTPUTF8 only, RFC 6531 §3.3).
+    /// Reads the parameters in `text` into `self`, which holds none yet;
+    /// returns whether any value held non-ASCII (allowed under SMTPUTF8
+    /// only, RFC 6531 §3.3).
     #[inline(never)]
     pub(crate) fn parse_into(&mut self, text: &'a str) -> Result<bool, ParamError> {
+        debug_assert!(self.is_empty(), "parameters are read into an empty set");
+        if self.parse_common(text) {
+            return Ok(false);
+        }
+        *self = MailParameters::default();
         for_each_param(text, |key, param| self.add(key, param))
+    }
+
+    /// Reads `text` if it holds only the common parameters, in ASCII and
+    /// each once: SIZE, BODY=7BIT or 8BITMIME, RET, ENVID without hexchars,
+    /// SMTPUTF8. Returns false, with `self` partly filled, on anything else;
+    /// the general reader then decides, and gives the same answer wherever
+    /// this one gives one.
+    #[inline(always)]
+    fn parse_common(&mut self, text: &'a str) -> bool {
+        let bytes = text.as_bytes();
+        let mut pos = 0;
+        let mut count = 0;
+        loop {
+            while bytes.get(pos) == Some(&b' ') {
+                pos += 1;
+            }
+            if pos >= bytes.len() {
+                return true;
+            }
+            count += 1;
+            let Some(word) = word::at(bytes, pos) else {
+                return false;
+            };
+            if count > MAX_PARAMETERS {
+                return false;
+            }
+            if SIZE_IS.matches(word) {
+                let Some((size, end)) = short_number(bytes, pos + SIZE_IS.len) else {
+                    return false;
+                };
+                if !param_ends(bytes, end) || self.size.is_some() {
+                    return false;
+                }
+                self.size = Some(size);
+                pos = end;
+            } else if BODY_IS.matches(word) {
+                let start = pos + BODY_IS.len;
+                let value = word::at(bytes, start).unwrap_or_default();
+                let (body, end) = if SEVENBIT_IS.matches(value) {
+                    (Body::SevenBit, start + SEVENBIT_IS.len)
+                } else if EIGHTBITMIME_IS.matches(value) {
+                    (Body::EightBitMime, start + EIGHTBITMIME_IS.len)
+                } else {
+                    return false;
+                };
+                if !param_ends(bytes, end) || self.body.is_some() {
+                    return false;
+                }
+                self.body = Some(body);
+                pos = end;
+            } else if RET_IS.matches(word) {
+                let start = pos + RET_IS.len;
+                let value = word::at(bytes, start).unwrap_or_default();
+                let ret = if FULL_IS.matches(value) {
+                    Ret::Full
+                } else if HDRS_IS.matches(value) {
+                    Ret::Hdrs
+                } else {
+                    return false;
+                };
+                let end = start + FULL_IS.len;
+                if !param_ends(bytes, end) || self.ret.is_some() {
+                    return false;
+                }
+                self.ret = Some(ret);
+                pos = end;
+            } else if ENVID_IS.matches(word) {
+                let start = pos + ENVID_IS.len;
+                let end = xchar_run_end(bytes, start);
+                if end == start || !param_ends(bytes, end) || self.envid.is_some() {
+                    return false;
+                }
+                let Some(envid) = text.get(start..end) else {
+                    return false;
+                };
+                self.envid = Some(Cow::Borrowed(envid));
+                pos = end;
+            } else if SMTPUTF8_IS.matches(word) && param_ends(bytes, pos + SMTPUTF8_IS.len) {
+                if self.smtputf8 {
+                    return false;
+                }
+                self.smtputf8 = true;
+                pos += SMTPUTF8_IS.len;
+            } else {
+                return false;
+            }
+        }
     }
 
     #[inline(always)]
@@ -589,11 +682,72 @@ impl<'a> RcptParameters<'a> {
         Ok(params)
     }
 
-    /// Adds the parameters in `text`; returns whether any value held
-    /// non-ASCII (allowed under SMTPUTF8 only, RFC 6531 §3.3).
+    /// Reads the parameters in `text` into `self`, which holds none yet;
+    /// returns whether any value held non-ASCII (allowed under SMTPUTF8
+    /// only, RFC 6531 §3.3).
     #[inline(never)]
     pub(crate) fn parse_into(&mut self, text: &'a str) -> Result<bool, ParamError> {
+        debug_assert!(self.is_empty(), "parameters are read into an empty set");
+        if self.parse_common(text) {
+            return Ok(false);
+        }
+        *self = RcptParameters::default();
         for_each_param(text, |key, param| self.add(key, param))
+    }
+
+    /// Reads `text` if it holds only NOTIFY and ORCPT, in ASCII and each
+    /// once. Returns false, with `self` partly filled, on anything else; the
+    /// general reader then decides, and gives the same answer wherever this
+    /// one gives one.
+    #[inline(always)]
+    fn parse_common(&mut self, text: &'a str) -> bool {
+        let bytes = text.as_bytes();
+        let mut pos = 0;
+        let mut count = 0;
+        loop {
+            while bytes.get(pos) == Some(&b' ') {
+                pos += 1;
+            }
+            if pos >= bytes.len() {
+                return true;
+            }
+            count += 1;
+            let Some(word) = word::at(bytes, pos) else {
+                return false;
+            };
+            if count > MAX_PARAMETERS {
+                return false;
+            }
+            if NOTIFY_IS.matches(word) {
+                let Some((notify, end)) = notify_list(bytes, pos + NOTIFY_IS.len) else {
+                    return false;
+                };
+                if self.notify.is_some() {
+                    return false;
+                }
+                self.notify = Some(notify);
+                pos = end;
+            } else if ORCPT_IS.matches(word) {
+                let start = pos + ORCPT_IS.len;
+                let end = value_run_end(bytes, start);
+                if end == start || !param_ends(bytes, end) || self.orcpt.is_some() {
+                    return false;
+                }
+                // The general reading of the value, errors left to the
+                // general reader.
+                let param = RawParam {
+                    text,
+                    keyword: (pos, start - 1),
+                    value: Some((start, end)),
+                };
+                if self.add(ORCPT, param).is_err() {
+                    return false;
+                }
+                pos = end;
+            } else {
+                return false;
+            }
+        }
     }
 
     #[inline(always)]
@@ -861,6 +1015,143 @@ const SUCCESS: u128 = fold(b"SUCCESS");
 const FAILURE: u128 = fold(b"FAILURE");
 const DELAY: u128 = fold(b"DELAY");
 
+/// Octets to match at the start of a word, letters in either case and
+/// other octets exactly (see [`word`]).
+#[derive(Debug, Clone, Copy)]
+struct Pattern {
+    /// 0x20 at the letters.
+    fold: u64,
+    /// 0xff at the octets of the pattern.
+    mask: u64,
+    /// The pattern, letters in lower case.
+    value: u64,
+    /// Its length, 1 to 8.
+    len: usize,
+}
+
+impl Pattern {
+    /// Only ever run on constants, at compile time.
+    const fn new(text: &[u8]) -> Pattern {
+        let mut pattern = Pattern {
+            fold: 0,
+            mask: 0,
+            value: 0,
+            len: text.len(),
+        };
+        let mut i = 0;
+        while i < text.len() && i < 8 {
+            let b = text[i];
+            let letter = b.is_ascii_alphabetic();
+            if letter {
+                pattern.fold |= 0x20 << (8 * i);
+            }
+            pattern.mask |= 0xff << (8 * i);
+            pattern.value |= ((if letter { b | 0x20 } else { b }) as u64) << (8 * i);
+            i += 1;
+        }
+        pattern
+    }
+
+    /// Whether `word` starts with the pattern.
+    #[inline(always)]
+    const fn matches(self, word: u64) -> bool {
+        (word | self.fold) & self.mask == self.value
+    }
+}
+
+const SIZE_IS: Pattern = Pattern::new(b"SIZE=");
+const BODY_IS: Pattern = Pattern::new(b"BODY=");
+const RET_IS: Pattern = Pattern::new(b"RET=");
+const ENVID_IS: Pattern = Pattern::new(b"ENVID=");
+const SMTPUTF8_IS: Pattern = Pattern::new(b"SMTPUTF8");
+const NOTIFY_IS: Pattern = Pattern::new(b"NOTIFY=");
+const ORCPT_IS: Pattern = Pattern::new(b"ORCPT=");
+const SEVENBIT_IS: Pattern = Pattern::new(b"7BIT");
+const EIGHTBITMIME_IS: Pattern = Pattern::new(b"8BITMIME");
+const FULL_IS: Pattern = Pattern::new(b"FULL");
+const HDRS_IS: Pattern = Pattern::new(b"HDRS");
+const SUCCESS_IS: Pattern = Pattern::new(b"SUCCESS");
+const FAILURE_IS: Pattern = Pattern::new(b"FAILURE");
+const DELAY_IS: Pattern = Pattern::new(b"DELAY");
+const NEVER_IS: Pattern = Pattern::new(b"NEVER");
+
+/// Whether a parameter ends at `pos`: at a space or at the end.
+#[inline(always)]
+fn param_ends(bytes: &[u8], pos: usize) -> bool {
+    matches!(bytes.get(pos), None | Some(b' ')) && pos <= bytes.len()
+}
+
+/// One to nineteen digits from `start`: their value and where they end.
+#[inline(always)]
+fn short_number(bytes: &[u8], start: usize) -> Option<(u64, usize)> {
+    let mut pos = start;
+    let mut n = 0u64;
+    while let Some(&b) = bytes.get(pos) {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        if pos - start == 19 {
+            // A twentieth digit.
+            return None;
+        }
+        n = n * 10 + u64::from(digit);
+        pos += 1;
+    }
+    (pos > start).then_some((n, pos))
+}
+
+/// Where the run of xchar octets (`%d33-42 / %d44-60 / %d62-126`, RFC 3461
+/// §4) from `from` ends.
+#[inline(always)]
+fn xchar_run_end(bytes: &[u8], from: usize) -> usize {
+    use word::{HIGH, first, in_range};
+    let mut pos = from;
+    while let Some(w) = word::at(bytes, pos) {
+        let y = w & !HIGH;
+        let ok = in_range(y, 0x21, 0x7e) & !in_range(y, b'=', b'=') & !in_range(y, b'+', b'+') & !w;
+        let stop = !ok & HIGH;
+        if stop != 0 {
+            return pos + first(stop);
+        }
+        pos += 8;
+    }
+    pos
+}
+
+/// A NOTIFY value from `start` made of SUCCESS, FAILURE and DELAY (each
+/// once) or NEVER alone, in ASCII, ending the parameter: the set and where
+/// it ends. `None` for anything else.
+#[inline(always)]
+fn notify_list(bytes: &[u8], start: usize) -> Option<(Notify, usize)> {
+    let mut notify = Notify::NEVER;
+    let mut pos = start;
+    loop {
+        let word = word::at(bytes, pos)?;
+        let (bit, len) = if SUCCESS_IS.matches(word) {
+            (Notify::SUCCESS, SUCCESS_IS.len)
+        } else if FAILURE_IS.matches(word) {
+            (Notify::FAILURE, FAILURE_IS.len)
+        } else if DELAY_IS.matches(word) {
+            (Notify::DELAY, DELAY_IS.len)
+        } else if NEVER_IS.matches(word) && pos == start && param_ends(bytes, pos + NEVER_IS.len) {
+            return Some((Notify::NEVER, pos + NEVER_IS.len));
+        } else {
+            return None;
+        };
+        if notify.0 & bit.0 != 0 {
+            return None;
+        }
+        notify = notify | bit;
+        pos += len;
+        match bytes.get(pos) {
+            Some(b',') => pos += 1,
+            None | Some(b' ') => return Some((notify, pos)),
+            Some(_) => return None,
+        }
+    }
+}
+
 /// `1*20DIGIT` (RFC 1870 §3), saturating at `u64::MAX`.
 #[inline(always)]
 fn parse_size(value: &[u8]) -> Result<u64, ParamError> {
@@ -1044,6 +1335,76 @@ mod tests {
             Ok(Cow::Owned("0123456789Aabcdefgh+\u{e9}z".to_owned()))
         );
         assert_eq!(xtext_decode("+41"), Ok(Cow::Owned("A".to_owned())));
+    }
+
+    /// The reader of common parameters agrees with the general reader
+    /// wherever it answers (RFC 5321 §4.1.2, RFC 1870, RFC 3461, RFC 6152).
+    #[test]
+    fn common_parameters_agree_with_the_general_reader() {
+        let texts = [
+            "SIZE=1",
+            "SIZE=1234567890123456789",
+            "SIZE=12345678901234567890",
+            "SIZE=",
+            "SIZE=12a",
+            "SIZE=1 SIZE=2",
+            "size=7  body=8bitmime",
+            "BODY=7BIT",
+            "BODY=7BITS",
+            "BODY=8BITMIMEX",
+            "BODY=BINARYMIME",
+            "BODY=\u{17}BIT",
+            "RET=FULL RET=HDRS",
+            "RET=hdrs",
+            "RET=FUL",
+            "ENVID=QQ314159",
+            "ENVID=a+2Bb",
+            "ENVID=a=b",
+            "ENVID=",
+            "ENVID=\u{e9}",
+            "SMTPUTF8",
+            "SMTPUTF8=x",
+            "SMTPUTF8 SMTPUTF8",
+            "SMTPUTF8X",
+            "AUTH=<>",
+            "X-FOO=1 SIZE=1",
+            "NOTIFY=SUCCESS,FAILURE",
+            "NOTIFY=never",
+            "NOTIFY=NEVER,DELAY",
+            "NOTIFY=DELAY,NEVER",
+            "NOTIFY=DELAY,DELAY",
+            "NOTIFY=DELAY,",
+            "NOTIFY=SUCCESSES",
+            "NOTIFY=DELAY NOTIFY=DELAY",
+            "ORCPT=rfc822;a+40b",
+            "ORCPT=rfc822;a+4",
+            "ORCPT=rfc822;",
+            "ORCPT=;a",
+            "ORCPT=rfc822;a ORCPT=rfc822;b",
+            "ORCPT=rfc822;a=b",
+            "NOTIFY=FAILURE ORCPT=rfc822;x+2By   ",
+        ];
+        for text in texts {
+            let mut common = MailParameters::default();
+            if common.parse_common(text) {
+                let mut general = MailParameters::default();
+                let read = for_each_param(text, |key, param| general.add(key, param));
+                assert_eq!(read, Ok(false), "{text}");
+                assert_eq!(common, general, "{text}");
+            }
+            let mut common = RcptParameters::default();
+            if common.parse_common(text) {
+                let mut general = RcptParameters::default();
+                let read = for_each_param(text, |key, param| general.add(key, param));
+                assert_eq!(read, Ok(false), "{text}");
+                assert_eq!(common, general, "{text}");
+            }
+        }
+        // The common reader takes the parameters of ordinary sessions.
+        assert!(MailParameters::default().parse_common("SIZE=48213 BODY=8BITMIME"));
+        assert!(MailParameters::default().parse_common("BODY=7BIT RET=HDRS ENVID=QQ314159"));
+        assert!(RcptParameters::default().parse_common("NOTIFY=SUCCESS,FAILURE"));
+        assert!(RcptParameters::default().parse_common("ORCPT=rfc822;postmaster+40example.net"));
     }
 
     #[test]
