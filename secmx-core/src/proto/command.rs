@@ -641,40 +641,52 @@ impl<'a> Command<'a> {
 /// line that is not UTF-8 fails either way, with the UTF-8 error first).
 #[inline(always)]
 fn parse_ascii_only(verb: Verb, rest: &[u8]) -> Result<Command<'static>, CommandError> {
-    let command = match verb {
-        Verb::Data | Verb::Rset | Verb::Quit | Verb::StartTls => {
-            if rest.iter().all(|&b| b == b' ') {
-                Ok(match verb {
-                    Verb::Data => Command::Data,
-                    Verb::Rset => Command::Rset,
-                    Verb::Quit => Command::Quit,
-                    _ => Command::StartTls,
-                })
-            } else if verb == Verb::StartTls {
-                Err(CommandError::StartTlsParameters)
-            } else {
-                Err(CommandError::Arguments {
-                    verb,
-                    reason: "takes no arguments",
-                })
+    if verb == Verb::Bdat {
+        return match parse_bdat(rest) {
+            Ok((size, last)) => Ok(Command::Bdat { size, last }),
+            Err(reason) => Err(ascii_only_error(
+                verb,
+                rest,
+                CommandError::Arguments { verb, reason },
+            )),
+        };
+    }
+    if !rest.iter().all(|&b| b == b' ') {
+        let error = if verb == Verb::StartTls {
+            CommandError::StartTlsParameters
+        } else {
+            CommandError::Arguments {
+                verb,
+                reason: "takes no arguments",
             }
-        }
-        _ => parse_bdat(rest),
-    };
-    match command {
-        Err(_) if core::str::from_utf8(rest).is_err() => Err(CommandError::InvalidUtf8 { verb }),
-        command => command,
+        };
+        return Err(ascii_only_error(verb, rest, error));
+    }
+    Ok(match verb {
+        Verb::Data => Command::Data,
+        Verb::Rset => Command::Rset,
+        Verb::Quit => Command::Quit,
+        _ => Command::StartTls,
+    })
+}
+
+/// The error for arguments of [`parse_ascii_only`] that break the grammar:
+/// the UTF-8 error if they are not UTF-8, else `error`.
+#[cold]
+#[inline(never)]
+fn ascii_only_error(verb: Verb, rest: &[u8], error: CommandError) -> CommandError {
+    if core::str::from_utf8(rest).is_err() {
+        CommandError::InvalidUtf8 { verb }
+    } else {
+        error
     }
 }
 
-/// `BDAT chunk-size [LAST]` (RFC 3030 §2), `rest` starting after `BDAT`.
+/// `BDAT chunk-size [LAST]` (RFC 3030 §2), `rest` starting after `BDAT`:
+/// the size and whether it is the last chunk, or what is wrong.
 #[inline(always)]
-fn parse_bdat(rest: &[u8]) -> Result<Command<'static>, CommandError> {
-    let args = |reason| CommandError::Arguments {
-        verb: Verb::Bdat,
-        reason,
-    };
-    let arg = arguments_bytes(rest).ok_or(args("needs a chunk size"))?;
+fn parse_bdat(rest: &[u8]) -> Result<(u64, bool), &'static str> {
+    let arg = arguments_bytes(rest).ok_or("needs a chunk size")?;
     let (size, marker) = match arg.iter().position(|&b| b == b' ') {
         Some(space) => (
             arg.get(..space).unwrap_or_default(),
@@ -682,13 +694,13 @@ fn parse_bdat(rest: &[u8]) -> Result<Command<'static>, CommandError> {
         ),
         None => (arg, None),
     };
-    let size = parse_chunk_size(size).ok_or(args("bad chunk size"))?;
+    let size = parse_chunk_size(size).ok_or("bad chunk size")?;
     let last = match marker {
         None => false,
         Some(marker) if marker.eq_ignore_ascii_case(b"LAST") => true,
-        Some(_) => return Err(args("expected LAST")),
+        Some(_) => return Err("expected LAST"),
     };
-    Ok(Command::Bdat { size, last })
+    Ok((size, last))
 }
 
 /// `MAIL FROM:<path> [params]`, `text` starting after `MAIL`.

@@ -1024,10 +1024,22 @@ fn scan_plain_path(bytes: &[u8]) -> Option<(usize, usize)> {
     if local_end - 1 > MAX_LOCAL_PART {
         return None;
     }
-    // Labels that start and end with a letter or digit, one dot between
-    // them, then ">".
-    pos += 1;
-    let domain = pos;
+    let domain_end = plain_domain_end(bytes, local_end + 1)?;
+    if bytes.get(domain_end) != Some(&b'>') || domain_end + 1 > MAX_PATH {
+        return None;
+    }
+    Some((local_end, domain_end))
+}
+
+/// A domain name in ASCII from `start`, checked in one pass: labels that
+/// start and end with a letter or digit, one dot between them. Where it
+/// ends, at the first octet that is none of those, if the name is well
+/// formed; `None` otherwise, for [`scan_domain_name`] to read. Callers
+/// accept only an ASCII octet (or the end) there: after a non-ASCII octet
+/// the name may go on as a U-label.
+#[inline(always)]
+fn plain_domain_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut pos = start;
     loop {
         let label = pos;
         if !bytes.get(pos).is_some_and(|&b| has(b, LET_DIG)) {
@@ -1037,16 +1049,12 @@ fn scan_plain_path(bytes: &[u8]) -> Option<(usize, usize)> {
         if pos - label > MAX_LABEL || bytes.get(pos - 1) == Some(&b'-') {
             return None;
         }
-        match bytes.get(pos) {
-            Some(b'.') => pos += 1,
-            Some(b'>') => break,
-            _ => return None,
+        if bytes.get(pos) != Some(&b'.') {
+            break;
         }
+        pos += 1;
     }
-    if pos - domain > MAX_DOMAIN || pos + 1 > MAX_PATH {
-        return None;
-    }
-    Some((local_end, pos))
+    (pos - start <= MAX_DOMAIN).then_some(pos)
 }
 
 /// [`scan_path`] for every form of path.
@@ -1154,6 +1162,15 @@ pub(crate) fn parse_domain_str(text: &str, utf8: bool) -> Result<Domain<'_>, Pat
 /// is a literal. [`domain_of`] then builds it.
 #[inline(always)]
 pub(crate) fn scan_whole_domain(text: &str, utf8: bool) -> Result<bool, PathError> {
+    if plain_domain_end(text.as_bytes(), 0) == Some(text.len()) {
+        return Ok(false);
+    }
+    scan_any_whole_domain(text, utf8)
+}
+
+/// [`scan_whole_domain`] for every form of domain.
+#[inline(never)]
+fn scan_any_whole_domain(text: &str, utf8: bool) -> Result<bool, PathError> {
     let mut utf8 = Utf8::new(utf8);
     let (end, literal) = scan_domain(text.as_bytes(), 0, &mut utf8)?;
     at_end(text, end)?;
@@ -1340,6 +1357,39 @@ mod tests {
                         assert_eq!(format!("{again:?}"), format!("{general:?}"), "{path}");
                     }
                 }
+            }
+        }
+    }
+
+    /// The one-pass check of plain domains agrees with the general scan
+    /// (RFC 5321 §4.1.2, RFC 1035 §2.3.4).
+    #[test]
+    fn plain_domain_check_agrees_with_general_scan_rfc5321_4_1_2() {
+        let label = "a".repeat(63);
+        let domains = [
+            "a".to_owned(),
+            "mail.sender.example.org".to_owned(),
+            "a-b.c".to_owned(),
+            "-a.b".to_owned(),
+            "a-.b".to_owned(),
+            "a..b".to_owned(),
+            ".a".to_owned(),
+            "a.".to_owned(),
+            "a b".to_owned(),
+            "a\u{e9}.b".to_owned(),
+            "[192.0.2.1]".to_owned(),
+            format!("{label}.b"),
+            format!("{label}a.b"),
+            [label.as_str(); 4].join("."),
+            [label.as_str(); 5].join("."),
+        ];
+        for domain in &domains {
+            for utf8 in [false, true] {
+                assert_eq!(
+                    scan_whole_domain(domain, utf8),
+                    scan_any_whole_domain(domain, utf8),
+                    "{domain}"
+                );
             }
         }
     }
