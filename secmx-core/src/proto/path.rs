@@ -504,6 +504,14 @@ const ATEXT: u8 = 1;
 #[inline(always)]
 pub(crate) fn run_end(bytes: &[u8], from: usize, class: u8) -> usize {
     let mut pos = from;
+    // Eight octets at a time while eight remain: the loop over an array is
+    // unrolled and needs no bounds checks.
+    while let Some(chunk) = bytes.get(pos..).and_then(|rest| rest.first_chunk::<8>()) {
+        match chunk.iter().position(|&b| !has(b, class)) {
+            Some(i) => return pos + i,
+            None => pos += 8,
+        }
+    }
     while let Some(&b) = bytes.get(pos)
         && has(b, class)
     {
