@@ -618,6 +618,8 @@ const DCONTENT: u8 = 8;
 pub(crate) const ESMTP_VALUE: u8 = 16;
 /// esmtp-keyword octets after the first: `ALPHA / DIGIT / "-"`.
 pub(crate) const KEYWORD: u8 = LDH;
+/// qtextSMTP octets: `%d32-33 / %d35-91 / %d93-126`.
+const QTEXT: u8 = 32;
 
 static CLASS: [u8; 256] = {
     let mut table = [0u8; 256];
@@ -660,6 +662,9 @@ static CLASS: [u8; 256] = {
         }
         if c >= 33 && c <= 126 && c != b'=' {
             class |= ESMTP_VALUE;
+        }
+        if c >= 32 && c <= 126 && c != b'"' && c != b'\\' {
+            class |= QTEXT;
         }
         table[b] = class;
         b += 1;
@@ -1005,27 +1010,40 @@ pub(crate) fn scan_path<'a>(
     scan_any_path(text, forward, utf8)
 }
 
-/// The common path, `<dot-string@domain-name>` in ASCII, checked in one
-/// pass: where its local part and its domain end. `None` for anything else
-/// (`<>`, `<Postmaster>`, source routes, quoted strings, address literals,
-/// non-ASCII, errors), which [`scan_any_path`] reads.
+/// The common path, `<dot-string@domain-name>` or `<"quoted"@domain-name>`
+/// (no quoted pairs) in ASCII, checked in one pass: where its local part
+/// and its domain end. `None` for anything else (`<>`, `<Postmaster>`,
+/// source routes, quoted pairs, address literals, non-ASCII, errors), which
+/// [`scan_any_path`] reads.
 #[inline(always)]
 fn scan_plain_path(bytes: &[u8]) -> Option<(usize, usize)> {
     if bytes.first() != Some(&b'<') {
         return None;
     }
-    // Atoms of atext, one dot between them, then "@".
     let mut pos = 1;
-    loop {
-        let atom = pos;
-        pos = run_end(bytes, pos, ATEXT);
-        if pos == atom {
+    if bytes.get(pos) == Some(&b'"') {
+        // A quoted string without quoted pairs, then "@".
+        pos = run_end(bytes, pos + 1, QTEXT);
+        if bytes.get(pos) != Some(&b'"') {
             return None;
         }
-        match bytes.get(pos) {
-            Some(b'.') => pos += 1,
-            Some(b'@') => break,
-            _ => return None,
+        pos += 1;
+        if bytes.get(pos) != Some(&b'@') {
+            return None;
+        }
+    } else {
+        // Atoms of atext, one dot between them, then "@".
+        loop {
+            let atom = pos;
+            pos = run_end(bytes, pos, ATEXT);
+            if pos == atom {
+                return None;
+            }
+            match bytes.get(pos) {
+                Some(b'.') => pos += 1,
+                Some(b'@') => break,
+                _ => return None,
+            }
         }
     }
     let local_end = pos;
@@ -1334,6 +1352,14 @@ mod tests {
             "<a@b c>",
             "<a@b\u{e9}>",
             "<\u{e9}@b>",
+            r#"<"a b"@c>"#,
+            r#"<""@c>"#,
+            r#"<"a\"b"@c>"#,
+            r#"<"a"b@c>"#,
+            r#"<"a@b>"#,
+            "<\"a\u{e9}\"@b>",
+            "<\"a\tb\"@c>",
+            r#"<"@"@c.d>"#,
         ]
         .iter()
         .map(|s| s.to_string())
