@@ -110,11 +110,17 @@ pub enum XtextError {
 /// Decodes xtext (RFC 3461 §4): `+XX` becomes the octet `XX`. Borrows when
 /// there is no `+`. Lower-case hex digits are accepted too.
 pub fn xtext_decode(input: &str) -> Result<Cow<'_, str>, XtextError> {
-    let bytes = input.as_bytes();
     // xchar and "+" are the esmtp-value octets.
-    if value_run_end(bytes, 0) != bytes.len() {
+    if value_run_end(input.as_bytes(), 0) != input.len() {
         return Err(XtextError::BadCharacter);
     }
+    decode_checked_xtext(input)
+}
+
+/// [`xtext_decode`] of text whose octets are all xchar or "+".
+#[inline(always)]
+fn decode_checked_xtext(input: &str) -> Result<Cow<'_, str>, XtextError> {
+    let bytes = input.as_bytes();
     let Some(mut plus) = word::find(bytes, 0, b'+') else {
         return Ok(Cow::Borrowed(input));
     };
@@ -733,16 +739,15 @@ impl<'a> RcptParameters<'a> {
                 if end == start || !param_ends(bytes, end) || self.orcpt.is_some() {
                     return false;
                 }
-                // The general reading of the value, errors left to the
-                // general reader.
-                let param = RawParam {
-                    text,
-                    keyword: (pos, start - 1),
-                    value: Some((start, end)),
-                };
-                if self.add(ORCPT, param).is_err() {
+                // The value is esmtp-value octets, so xtext without bad
+                // characters; other errors are left to the general reader.
+                let Some(Ok(orcpt)) = text
+                    .get(start..end)
+                    .map(|value| parse_orcpt(value, decode_checked_xtext))
+                else {
                     return false;
-                }
+                };
+                self.orcpt = Some(orcpt);
                 pos = end;
             } else {
                 return false;
@@ -758,26 +763,7 @@ impl<'a> RcptParameters<'a> {
                 set_once(&mut self.notify, notify, "NOTIFY")
             }
             ORCPT => {
-                let value = param.value("ORCPT")?;
-                let text = value.as_str()?;
-                let Some(semicolon) = value.as_bytes().iter().position(|&b| b == b';') else {
-                    return Err(ParamError::InvalidValue("ORCPT"));
-                };
-                let (Some(addr_type), Some(address)) =
-                    (text.get(..semicolon), text.get(semicolon + 1..))
-                else {
-                    return Err(ParamError::InvalidValue("ORCPT"));
-                };
-                if addr_type.is_empty()
-                    || !addr_type.bytes().all(crate::proto::path::is_atext)
-                    || address.is_empty()
-                {
-                    return Err(ParamError::InvalidValue("ORCPT"));
-                }
-                let orcpt = Orcpt {
-                    addr_type: Cow::Borrowed(addr_type),
-                    address: decode(address, "ORCPT")?,
-                };
+                let orcpt = parse_orcpt(param.value("ORCPT")?.as_str()?, xtext_decode)?;
                 set_once(&mut self.orcpt, orcpt, "ORCPT")
             }
             _ => {
@@ -906,6 +892,35 @@ fn cut(text: &str, from: usize, to: usize) -> Result<&str, ParamError> {
 
 fn decode<'a>(value: &'a str, keyword: &'static str) -> Result<Cow<'a, str>, ParamError> {
     xtext_decode(value).map_err(|error| ParamError::Xtext { keyword, error })
+}
+
+/// The value of ORCPT, `addr-type ";" xtext` (RFC 3461 §4.2), its xtext
+/// decoded with `decode`.
+#[inline(always)]
+fn parse_orcpt<'a>(
+    value: &'a str,
+    decode: impl FnOnce(&'a str) -> Result<Cow<'a, str>, XtextError>,
+) -> Result<Orcpt<'a>, ParamError> {
+    const BAD: ParamError = ParamError::InvalidValue("ORCPT");
+    let semicolon = value.bytes().position(|b| b == b';').ok_or(BAD)?;
+    let (Some(addr_type), Some(address)) = (value.get(..semicolon), value.get(semicolon + 1..))
+    else {
+        return Err(BAD);
+    };
+    if addr_type.is_empty()
+        || !addr_type.bytes().all(crate::proto::path::is_atext)
+        || address.is_empty()
+    {
+        return Err(BAD);
+    }
+    let address = decode(address).map_err(|error| ParamError::Xtext {
+        keyword: "ORCPT",
+        error,
+    })?;
+    Ok(Orcpt {
+        addr_type: Cow::Borrowed(addr_type),
+        address,
+    })
 }
 
 /// Sets a field given at most once.
