@@ -160,11 +160,13 @@ pub struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
+    #[inline]
     fn new(raw: &'a [u8]) -> Self {
         Self { raw }
     }
 
     /// The line without its CRLF.
+    #[inline]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.raw
             .strip_suffix(b"\r\n")
@@ -172,11 +174,13 @@ impl<'a> Line<'a> {
     }
 
     /// The line with its CRLF, as it arrived.
+    #[inline]
     pub fn with_crlf(&self) -> &'a [u8] {
         self.raw
     }
 
     /// The number of bytes the line took on the wire, CRLF included.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         self.raw.len()
     }

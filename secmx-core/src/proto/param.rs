@@ -455,12 +455,18 @@ impl<'a> MailParameters<'a> {
     /// Reads the parameters in `text` into `self`, which holds none yet;
     /// returns whether any value held non-ASCII (allowed under SMTPUTF8
     /// only, RFC 6531 §3.3).
-    #[inline(never)]
+    #[inline(always)]
     pub(crate) fn parse_into(&mut self, text: &'a str) -> Result<bool, ParamError> {
         debug_assert!(self.is_empty(), "parameters are read into an empty set");
         if self.parse_common(text) {
             return Ok(false);
         }
+        self.parse_any(text)
+    }
+
+    /// [`Self::parse_into`] for every form of parameter.
+    #[inline(never)]
+    fn parse_any(&mut self, text: &'a str) -> Result<bool, ParamError> {
         *self = MailParameters::default();
         for_each_param(text, |key, param| self.add(key, param))
     }
@@ -691,12 +697,18 @@ impl<'a> RcptParameters<'a> {
     /// Reads the parameters in `text` into `self`, which holds none yet;
     /// returns whether any value held non-ASCII (allowed under SMTPUTF8
     /// only, RFC 6531 §3.3).
-    #[inline(never)]
+    #[inline(always)]
     pub(crate) fn parse_into(&mut self, text: &'a str) -> Result<bool, ParamError> {
         debug_assert!(self.is_empty(), "parameters are read into an empty set");
         if self.parse_common(text) {
             return Ok(false);
         }
+        self.parse_any(text)
+    }
+
+    /// [`Self::parse_into`] for every form of parameter.
+    #[inline(never)]
+    fn parse_any(&mut self, text: &'a str) -> Result<bool, ParamError> {
         *self = RcptParameters::default();
         for_each_param(text, |key, param| self.add(key, param))
     }
