@@ -44,6 +44,12 @@
 //! - Values may hold UTF-8 (RFC 6531 §3.3) at this layer;
 //!   [`Command::parse`](crate::proto::command::Command::parse) refuses them
 //!   unless SMTPUTF8 is in force.
+//!
+//! Two readers share this grammar: one takes the parameters of ordinary
+//! sessions (SIZE, BODY, RET, ENVID, SMTPUTF8, NOTIFY, ORCPT) by matching
+//! keyword and value a word at a time and gives up on anything else; the
+//! general one then reads every parameter. Where the first answers, the
+//! second gives the same answer.
 
 use core::fmt;
 use core::ops::BitOr;

@@ -46,6 +46,11 @@
 //!   [`IpAddr`] and written back in canonical form.
 //! - Limits (§4.5.3.1): local part 64 octets, domain 255 octets, whole path
 //!   256 octets with its angle brackets and any source route.
+//!
+//! The plain forms (`<dot-string@domain>` and a quoted local part without
+//! quoted pairs, in ASCII) are checked in one pass; every other path, and
+//! every error, goes through the general scanner, which gives the same
+//! answers.
 
 use core::fmt;
 use std::borrow::Cow;
