@@ -974,7 +974,7 @@ impl<'a> MailboxSpan<'a> {
 }
 
 /// An address literal the scan has checked.
-#[inline(never)]
+#[inline(always)]
 fn literal_of(literal: &str) -> Domain<'_> {
     // The scan validated it; the fallback only keeps this total.
     parse_literal(literal, &mut Utf8::new(true)).unwrap_or(Domain::General(Cow::Borrowed(literal)))
