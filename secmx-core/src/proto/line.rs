@@ -116,6 +116,20 @@ pub fn find_line(buf: &[u8], max: usize) -> Result<Status<usize>, LineError> {
     scan(buf, max).map_err(|bad| bad.error)
 }
 
+/// The first CR or LF in `window`.
+#[inline(always)]
+fn find_cr_or_lf(window: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use memchr::arch::x86_64::avx2::memchr::Two;
+        static SEARCHER: std::sync::OnceLock<Option<Two>> = std::sync::OnceLock::new();
+        if let Some(searcher) = SEARCHER.get_or_init(|| Two::new(CR, LF)) {
+            return searcher.find(window);
+        }
+    }
+    memchr2(CR, LF, window)
+}
+
 /// A bad line: the error, and how many bytes of the line showed it.
 #[derive(Debug, Clone, Copy)]
 struct BadLine {
@@ -124,12 +138,13 @@ struct BadLine {
     seen: usize,
 }
 
+#[inline]
 fn scan(buf: &[u8], max: usize) -> Result<Status<usize>, BadLine> {
     // A CRLF that ends a line of at most `max` octets starts within the
     // first `max - 1` octets: nothing after them matters.
     let limit = max.saturating_sub(1);
     let window = buf.get(..limit).unwrap_or(buf);
-    match memchr2(CR, LF, window) {
+    match find_cr_or_lf(window) {
         Some(at) => match (buf.get(at), buf.get(at + 1)) {
             (Some(&LF), _) => Err(BadLine {
                 error: LineError::BareLf,
@@ -159,11 +174,13 @@ pub struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
+    #[inline]
     fn new(raw: &'a [u8]) -> Self {
         Self { raw }
     }
 
     /// The line without its CRLF.
+    #[inline]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.raw
             .strip_suffix(b"\r\n")
@@ -171,11 +188,13 @@ impl<'a> Line<'a> {
     }
 
     /// The line with its CRLF, as it arrived.
+    #[inline]
     pub fn with_crlf(&self) -> &'a [u8] {
         self.raw
     }
 
     /// The number of bytes the line took on the wire, CRLF included.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         self.raw.len()
     }
@@ -265,7 +284,48 @@ impl LineReader {
     /// from the reader when it was completed from earlier pieces. After
     /// `Err`, call again with the same `input`: the reader drops the rest of
     /// the bad line and goes on with the next one.
+    #[inline]
     pub fn next<'a, 'i: 'a>(
+        &'a mut self,
+        input: &mut &'i [u8],
+    ) -> Result<Option<Line<'a>>, LineError> {
+        // The common case: nothing held, and a whole line in the input.
+        if self.mode == Mode::Reading && self.buf.is_empty() {
+            return match scan(input, self.max) {
+                Ok(Status::Complete(n)) => {
+                    let (line, rest) = input.split_at(n);
+                    *input = rest;
+                    Ok(Some(Line::new(line)))
+                }
+                Ok(Status::Partial) => self.start_line(input, None),
+                Err(bad) => self.start_line(input, Some(bad)),
+            };
+        }
+        self.next_held(input)
+    }
+
+    /// [`Self::next`] with nothing held, when `input` has no whole line
+    /// (`bad` is `None`) or starts with a bad one.
+    #[inline(never)]
+    fn start_line<'a>(
+        &'a mut self,
+        input: &mut &[u8],
+        bad: Option<BadLine>,
+    ) -> Result<Option<Line<'a>>, LineError> {
+        match bad {
+            None => {
+                self.keep(input);
+                *input = &[];
+                Ok(None)
+            }
+            Some(bad) => Err(self.fail(input, bad)),
+        }
+    }
+
+    /// [`Self::next`] when the reader holds an unfinished line, the line it
+    /// returned last, or a bad line to drop.
+    #[inline(never)]
+    fn next_held<'a, 'i: 'a>(
         &'a mut self,
         input: &mut &'i [u8],
     ) -> Result<Option<Line<'a>>, LineError> {
@@ -376,6 +436,26 @@ fn end_of_discard(input: &[u8], cr: bool) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The CR/LF search finds what `memchr2` finds, in windows short and
+    /// long enough for each vector width (RFC 5321 §2.3.8).
+    #[test]
+    fn cr_or_lf_search_matches_memchr2_rfc5321_2_3_8() {
+        for len in 0..100 {
+            for at in 0..=len {
+                for end in [CR, LF] {
+                    let mut window = vec![b'a'; len];
+                    if let Some(b) = window.get_mut(at) {
+                        *b = end;
+                    }
+                    for start in 0..3.min(len + 1) {
+                        let window = &window[start..];
+                        assert_eq!(find_cr_or_lf(window), memchr2(CR, LF, window), "{len} {at}");
+                    }
+                }
+            }
+        }
+    }
 
     // RFC 5321 §2.3.8: CRLF is the only line end.
     #[test]

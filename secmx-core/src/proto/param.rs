@@ -44,6 +44,12 @@
 //! - Values may hold UTF-8 (RFC 6531 §3.3) at this layer;
 //!   [`Command::parse`](crate::proto::command::Command::parse) refuses them
 //!   unless SMTPUTF8 is in force.
+//!
+//! Two readers share this grammar: one takes the parameters of ordinary
+//! sessions (SIZE, BODY, RET, ENVID, SMTPUTF8, NOTIFY, ORCPT) by matching
+//! keyword and value a word at a time and gives up on anything else; the
+//! general one then reads every parameter. Where the first answers, the
+//! second gives the same answer.
 
 use core::fmt;
 use core::ops::BitOr;
@@ -51,7 +57,7 @@ use std::borrow::Cow;
 
 use crate::limits::MAX_PARAMETERS;
 use crate::proto::code::ErrorReply;
-use crate::proto::path::{ESMTP_VALUE, KEYWORD, LET_DIG, has, run_end};
+use crate::proto::path::{KEYWORD, LET_DIG, has, run_end, value_run_end, word};
 
 /// A MAIL or RCPT parameter that is not well formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -110,16 +116,56 @@ pub enum XtextError {
 /// Decodes xtext (RFC 3461 §4): `+XX` becomes the octet `XX`. Borrows when
 /// there is no `+`. Lower-case hex digits are accepted too.
 pub fn xtext_decode(input: &str) -> Result<Cow<'_, str>, XtextError> {
-    let bytes = input.as_bytes();
-    if !bytes.iter().all(|&b| is_xchar(b) || b == b'+') {
+    // xchar and "+" are the esmtp-value octets.
+    if value_run_end(input.as_bytes(), 0) != input.len() {
         return Err(XtextError::BadCharacter);
     }
-    let Some(first) = memchr::memchr(b'+', bytes) else {
+    decode_checked_xtext(input)
+}
+
+/// [`xtext_decode`] of text whose octets are all xchar or "+".
+#[inline(always)]
+fn decode_checked_xtext(input: &str) -> Result<Cow<'_, str>, XtextError> {
+    let bytes = input.as_bytes();
+    let Some(mut plus) = word::find(bytes, 0, b'+') else {
         return Ok(Cow::Borrowed(input));
     };
+    // The input is ASCII: every cut is on a character boundary. Decoded
+    // octets below 0x80 are characters too; the first one above sends the
+    // whole input to the general decoder, which checks UTF-8.
+    let mut out = String::with_capacity(bytes.len());
+    let mut rest = input;
+    loop {
+        let (Some(head), Some(&[hi, lo])) =
+            (rest.get(..plus), rest.as_bytes().get(plus + 1..plus + 3))
+        else {
+            return Err(XtextError::BadHexchar);
+        };
+        let (Some(hi), Some(lo)) = (hex_value(hi), hex_value(lo)) else {
+            return Err(XtextError::BadHexchar);
+        };
+        let octet = hi << 4 | lo;
+        if octet >= 0x80 {
+            return xtext_decode_octets(bytes);
+        }
+        out.push_str(head);
+        out.push(char::from(octet));
+        rest = rest.get(plus + 3..).unwrap_or_default();
+        match word::find(rest.as_bytes(), 0, b'+') {
+            Some(next) => plus = next,
+            None => {
+                out.push_str(rest);
+                return Ok(Cow::Owned(out));
+            }
+        }
+    }
+}
+
+/// Decodes checked xtext whose decoded octets may be non-ASCII.
+#[inline(never)]
+fn xtext_decode_octets(bytes: &[u8]) -> Result<Cow<'_, str>, XtextError> {
     let mut out = Vec::with_capacity(bytes.len());
-    out.extend_from_slice(bytes.get(..first).unwrap_or_default());
-    let mut rest = bytes.get(first..).unwrap_or_default();
+    let mut rest = bytes;
     while let Some((&b, tail)) = rest.split_first() {
         if b == b'+' {
             let (Some(hi), Some(lo)) = (
@@ -173,6 +219,7 @@ fn is_xchar(b: u8) -> bool {
     matches!(b, 33..=126) && b != b'+' && b != b'='
 }
 
+#[inline(always)]
 fn hex_value(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -286,37 +333,38 @@ impl Notify {
         self.0 & Self::DELAY.0 != 0
     }
 
-    /// Parses `value`; `bytes` are the octets from the value's start to the
-    /// end of the line.
+    /// Parses the value of NOTIFY.
     #[inline]
-    fn parse(value: &str, mut bytes: &[u8]) -> Result<Notify, ParamError> {
+    fn parse(value: Value<'_>) -> Result<Notify, ParamError> {
+        use word::{HIGH, first, in_range};
         const BAD: ParamError = ParamError::InvalidValue("NOTIFY");
+        let bytes = value.text.as_bytes();
         let mut notify = Notify::NEVER;
-        let mut rest = value.as_bytes();
+        let mut pos = value.start;
         loop {
-            let (element, tail) = match rest.iter().position(|&b| b == b',') {
-                Some(comma) => (rest.get(..comma).unwrap_or_default(), rest.get(comma + 1..)),
-                None => (rest, None),
-            };
-            let bit = match fold_prefix(bytes, element.len()) {
+            // The element ends at the next comma or at the end of the value.
+            // No element is longer than seven octets, so eight tell them all
+            // apart: a longer one reads as eight and matches nothing.
+            let word = word::at(bytes, pos).ok_or(BAD)?;
+            let commas = in_range(word & !HIGH, b',', b',') & !word;
+            let left = value.end.saturating_sub(pos);
+            let len = if commas == 0 { 8 } else { first(commas) }.min(left);
+            let bit = match u128::from(fold_word_prefix(word, len)) {
                 SUCCESS => Notify::SUCCESS,
                 FAILURE => Notify::FAILURE,
                 DELAY => Notify::DELAY,
                 // NEVER only alone.
-                NEVER if value.len() == element.len() => return Ok(Notify::NEVER),
+                NEVER if value.len() == len => return Ok(Notify::NEVER),
                 _ => return Err(BAD),
             };
             if notify.0 & bit.0 != 0 {
                 return Err(BAD);
             }
             notify = notify | bit;
-            match tail {
-                Some(tail) => {
-                    rest = tail;
-                    bytes = bytes.get(element.len() + 1..).unwrap_or_default();
-                }
-                None => return Ok(notify),
+            if len == left {
+                return Ok(notify);
             }
+            pos += len + 1;
         }
     }
 }
@@ -410,28 +458,121 @@ impl<'a> MailParameters<'a> {
         Ok(params)
     }
 
-    /// Adds the parameters in `text`; returns whether any value held
-    /// non-ASCII (allowed under SMTPUTF8 only, RFC 6531 §3.3).
-    #[inline]
+    /// Reads the parameters in `text` into `self`, which holds none yet;
+    /// returns whether any value held non-ASCII (allowed under SMTPUTF8
+    /// only, RFC 6531 §3.3).
+    #[inline(always)]
     pub(crate) fn parse_into(&mut self, text: &'a str) -> Result<bool, ParamError> {
-        for_each_param(text, |key, keyword, value| self.add(key, keyword, value))
+        debug_assert!(self.is_empty(), "parameters are read into an empty set");
+        if self.parse_common(text) {
+            return Ok(false);
+        }
+        self.parse_any(text)
+    }
+
+    /// [`Self::parse_into`] for every form of parameter.
+    #[inline(never)]
+    fn parse_any(&mut self, text: &'a str) -> Result<bool, ParamError> {
+        *self = MailParameters::default();
+        for_each_param(text, |key, param| self.add(key, param))
+    }
+
+    /// Reads `text` if it holds only the common parameters, in ASCII and
+    /// each once: SIZE, BODY=7BIT or 8BITMIME, RET, ENVID without hexchars,
+    /// SMTPUTF8. Returns false, with `self` partly filled, on anything else;
+    /// the general reader then decides, and gives the same answer wherever
+    /// this one gives one.
+    #[inline(always)]
+    fn parse_common(&mut self, text: &'a str) -> bool {
+        let bytes = text.as_bytes();
+        let mut pos = 0;
+        let mut count = 0;
+        loop {
+            while bytes.get(pos) == Some(&b' ') {
+                pos += 1;
+            }
+            if pos >= bytes.len() {
+                return true;
+            }
+            count += 1;
+            let Some(word) = word::at(bytes, pos) else {
+                return false;
+            };
+            if count > MAX_PARAMETERS {
+                return false;
+            }
+            if SIZE_IS.matches(word) {
+                let Some((size, end)) = short_number(bytes, pos + SIZE_IS.len) else {
+                    return false;
+                };
+                if !param_ends(bytes, end) || self.size.is_some() {
+                    return false;
+                }
+                self.size = Some(size);
+                pos = end;
+            } else if BODY_IS.matches(word) {
+                let start = pos + BODY_IS.len;
+                let value = word::at(bytes, start).unwrap_or_default();
+                let (body, end) = if SEVENBIT_IS.matches(value) {
+                    (Body::SevenBit, start + SEVENBIT_IS.len)
+                } else if EIGHTBITMIME_IS.matches(value) {
+                    (Body::EightBitMime, start + EIGHTBITMIME_IS.len)
+                } else {
+                    return false;
+                };
+                if !param_ends(bytes, end) || self.body.is_some() {
+                    return false;
+                }
+                self.body = Some(body);
+                pos = end;
+            } else if RET_IS.matches(word) {
+                let start = pos + RET_IS.len;
+                let value = word::at(bytes, start).unwrap_or_default();
+                let ret = if FULL_IS.matches(value) {
+                    Ret::Full
+                } else if HDRS_IS.matches(value) {
+                    Ret::Hdrs
+                } else {
+                    return false;
+                };
+                let end = start + FULL_IS.len;
+                if !param_ends(bytes, end) || self.ret.is_some() {
+                    return false;
+                }
+                self.ret = Some(ret);
+                pos = end;
+            } else if ENVID_IS.matches(word) {
+                let start = pos + ENVID_IS.len;
+                let end = xchar_run_end(bytes, start);
+                if end == start || !param_ends(bytes, end) || self.envid.is_some() {
+                    return false;
+                }
+                let Some(envid) = text.get(start..end) else {
+                    return false;
+                };
+                self.envid = Some(Cow::Borrowed(envid));
+                pos = end;
+            } else if SMTPUTF8_IS.matches(word) && param_ends(bytes, pos + SMTPUTF8_IS.len) {
+                if self.smtputf8 {
+                    return false;
+                }
+                self.smtputf8 = true;
+                pos += SMTPUTF8_IS.len;
+            } else {
+                return false;
+            }
+        }
     }
 
     #[inline(always)]
-    fn add(
-        &mut self,
-        key: u128,
-        keyword: &'a str,
-        value: Option<(&'a str, &'a [u8])>,
-    ) -> Result<(), ParamError> {
+    fn add(&mut self, key: u128, param: RawParam<'a>) -> Result<(), ParamError> {
         match key {
             SIZE => {
-                let size = parse_size(needs_value(value, "SIZE")?.0)?;
+                let size = parse_size(param.value("SIZE")?.as_bytes())?;
                 set_once(&mut self.size, size, "SIZE")
             }
             BODY => {
-                let (value, bytes) = needs_value(value, "BODY")?;
-                let body = match fold_prefix(bytes, value.len()) {
+                let body = match param.value("BODY")?.fold() {
                     EIGHTBITMIME => Body::EightBitMime,
                     SEVENBIT => Body::SevenBit,
                     BINARYMIME => Body::BinaryMime,
@@ -439,15 +580,14 @@ impl<'a> MailParameters<'a> {
                 };
                 set_once(&mut self.body, body, "BODY")
             }
-            SMTPUTF8 => set_flag(&mut self.smtputf8, value.is_some(), "SMTPUTF8"),
-            REQUIRETLS => set_flag(&mut self.requiretls, value.is_some(), "REQUIRETLS"),
+            SMTPUTF8 => set_flag(&mut self.smtputf8, param.value.is_some(), "SMTPUTF8"),
+            REQUIRETLS => set_flag(&mut self.requiretls, param.value.is_some(), "REQUIRETLS"),
             AUTH => {
-                let auth = decode(needs_value(value, "AUTH")?.0, "AUTH")?;
+                let auth = decode(param.value("AUTH")?.as_str()?, "AUTH")?;
                 set_once(&mut self.auth, auth, "AUTH")
             }
             RET => {
-                let (value, bytes) = needs_value(value, "RET")?;
-                let ret = match fold_prefix(bytes, value.len()) {
+                let ret = match param.value("RET")?.fold() {
                     FULL => Ret::Full,
                     HDRS => Ret::Hdrs,
                     _ => return Err(ParamError::InvalidValue("RET")),
@@ -455,15 +595,17 @@ impl<'a> MailParameters<'a> {
                 set_once(&mut self.ret, ret, "RET")
             }
             ENVID => {
-                let envid = decode(needs_value(value, "ENVID")?.0, "ENVID")?;
-                if !envid.bytes().all(|b| matches!(b, 32..=126)) {
+                let envid = decode(param.value("ENVID")?.as_str()?, "ENVID")?;
+                // Undecoded xtext is printable already.
+                if let Cow::Owned(decoded) = &envid
+                    && !decoded.bytes().all(|b| matches!(b, 32..=126))
+                {
                     return Err(ParamError::InvalidValue("ENVID"));
                 }
                 set_once(&mut self.envid, envid, "ENVID")
             }
             _ => {
-                self.unknown
-                    .push(unknown(keyword, value.map(|(value, _)| value)));
+                self.unknown.push(param.unknown()?);
                 Ok(())
             }
         }
@@ -558,46 +700,92 @@ impl<'a> RcptParameters<'a> {
         Ok(params)
     }
 
-    /// Adds the parameters in `text`; returns whether any value held
-    /// non-ASCII (allowed under SMTPUTF8 only, RFC 6531 §3.3).
-    #[inline]
+    /// Reads the parameters in `text` into `self`, which holds none yet;
+    /// returns whether any value held non-ASCII (allowed under SMTPUTF8
+    /// only, RFC 6531 §3.3).
+    #[inline(always)]
     pub(crate) fn parse_into(&mut self, text: &'a str) -> Result<bool, ParamError> {
-        for_each_param(text, |key, keyword, value| self.add(key, keyword, value))
+        debug_assert!(self.is_empty(), "parameters are read into an empty set");
+        if self.parse_common(text) {
+            return Ok(false);
+        }
+        self.parse_any(text)
+    }
+
+    /// [`Self::parse_into`] for every form of parameter.
+    #[inline(never)]
+    fn parse_any(&mut self, text: &'a str) -> Result<bool, ParamError> {
+        *self = RcptParameters::default();
+        for_each_param(text, |key, param| self.add(key, param))
+    }
+
+    /// Reads `text` if it holds only NOTIFY and ORCPT, in ASCII and each
+    /// once. Returns false, with `self` partly filled, on anything else; the
+    /// general reader then decides, and gives the same answer wherever this
+    /// one gives one.
+    #[inline(always)]
+    fn parse_common(&mut self, text: &'a str) -> bool {
+        let bytes = text.as_bytes();
+        let mut pos = 0;
+        let mut count = 0;
+        loop {
+            while bytes.get(pos) == Some(&b' ') {
+                pos += 1;
+            }
+            if pos >= bytes.len() {
+                return true;
+            }
+            count += 1;
+            let Some(word) = word::at(bytes, pos) else {
+                return false;
+            };
+            if count > MAX_PARAMETERS {
+                return false;
+            }
+            if NOTIFY_IS.matches(word) {
+                let Some((notify, end)) = notify_list(bytes, pos + NOTIFY_IS.len) else {
+                    return false;
+                };
+                if self.notify.is_some() {
+                    return false;
+                }
+                self.notify = Some(notify);
+                pos = end;
+            } else if ORCPT_IS.matches(word) {
+                let start = pos + ORCPT_IS.len;
+                let end = value_run_end(bytes, start);
+                if end == start || !param_ends(bytes, end) || self.orcpt.is_some() {
+                    return false;
+                }
+                // The value is esmtp-value octets, so xtext without bad
+                // characters; other errors are left to the general reader.
+                let Some(Ok(orcpt)) = text
+                    .get(start..end)
+                    .map(|value| parse_orcpt(value, decode_checked_xtext))
+                else {
+                    return false;
+                };
+                self.orcpt = Some(orcpt);
+                pos = end;
+            } else {
+                return false;
+            }
+        }
     }
 
     #[inline(always)]
-    fn add(
-        &mut self,
-        key: u128,
-        keyword: &'a str,
-        value: Option<(&'a str, &'a [u8])>,
-    ) -> Result<(), ParamError> {
+    fn add(&mut self, key: u128, param: RawParam<'a>) -> Result<(), ParamError> {
         match key {
             NOTIFY => {
-                let (value, bytes) = needs_value(value, "NOTIFY")?;
-                let notify = Notify::parse(value, bytes)?;
+                let notify = Notify::parse(param.value("NOTIFY")?)?;
                 set_once(&mut self.notify, notify, "NOTIFY")
             }
             ORCPT => {
-                let value = needs_value(value, "ORCPT")?.0;
-                let Some((addr_type, address)) = value.split_once(';') else {
-                    return Err(ParamError::InvalidValue("ORCPT"));
-                };
-                if addr_type.is_empty()
-                    || !addr_type.bytes().all(crate::proto::path::is_atext)
-                    || address.is_empty()
-                {
-                    return Err(ParamError::InvalidValue("ORCPT"));
-                }
-                let orcpt = Orcpt {
-                    addr_type: Cow::Borrowed(addr_type),
-                    address: decode(address, "ORCPT")?,
-                };
+                let orcpt = parse_orcpt(param.value("ORCPT")?.as_str()?, xtext_decode)?;
                 set_once(&mut self.orcpt, orcpt, "ORCPT")
             }
             _ => {
-                self.unknown
-                    .push(unknown(keyword, value.map(|(value, _)| value)));
+                self.unknown.push(param.unknown()?);
                 Ok(())
             }
         }
@@ -641,20 +829,116 @@ impl<'a> RcptParameters<'a> {
     }
 }
 
-fn unknown<'a>(keyword: &'a str, value: Option<&'a str>) -> Parameter<'a> {
-    Parameter {
-        keyword: Cow::Borrowed(keyword),
-        value: value.map(Cow::Borrowed),
+/// One esmtp-param of a parameter text, as positions in it.
+#[derive(Debug, Clone, Copy)]
+struct RawParam<'a> {
+    text: &'a str,
+    keyword: (usize, usize),
+    value: Option<(usize, usize)>,
+}
+
+impl<'a> RawParam<'a> {
+    /// The value, which `keyword` needs.
+    #[inline(always)]
+    fn value(&self, keyword: &'static str) -> Result<Value<'a>, ParamError> {
+        match self.value {
+            Some((start, end)) => Ok(Value {
+                text: self.text,
+                start,
+                end,
+            }),
+            None => Err(ParamError::MissingValue(keyword)),
+        }
+    }
+
+    /// The parameter as given.
+    #[inline(always)]
+    fn unknown(self) -> Result<Parameter<'a>, ParamError> {
+        let (start, end) = self.keyword;
+        let value = match self.value {
+            Some((start, end)) => Some(Cow::Borrowed(cut(self.text, start, end)?)),
+            None => None,
+        };
+        Ok(Parameter {
+            keyword: Cow::Borrowed(cut(self.text, start, end)?),
+            value,
+        })
     }
 }
 
+/// An esmtp-value: `text[start..end]`.
+#[derive(Debug, Clone, Copy)]
+struct Value<'a> {
+    text: &'a str,
+    start: usize,
+    end: usize,
+}
+
+impl<'a> Value<'a> {
+    #[inline(always)]
+    fn len(self) -> usize {
+        self.end - self.start
+    }
+
+    #[inline(always)]
+    fn as_bytes(self) -> &'a [u8] {
+        self.text
+            .as_bytes()
+            .get(self.start..self.end)
+            .unwrap_or_default()
+    }
+
+    #[inline(always)]
+    fn as_str(self) -> Result<&'a str, ParamError> {
+        cut(self.text, self.start, self.end)
+    }
+
+    /// [`fold`] of the value.
+    #[inline(always)]
+    fn fold(self) -> u128 {
+        fold_at(self.text.as_bytes(), self.start, self.len())
+    }
+}
+
+/// `text[from..to]`; parameters are cut next to ASCII delimiters, so on
+/// character boundaries.
 #[inline(always)]
-fn needs_value<T>(value: Option<T>, keyword: &'static str) -> Result<T, ParamError> {
-    value.ok_or(ParamError::MissingValue(keyword))
+fn cut(text: &str, from: usize, to: usize) -> Result<&str, ParamError> {
+    text.get(from..to)
+        .ok_or(ParamError::Syntax("cut inside a character"))
 }
 
 fn decode<'a>(value: &'a str, keyword: &'static str) -> Result<Cow<'a, str>, ParamError> {
     xtext_decode(value).map_err(|error| ParamError::Xtext { keyword, error })
+}
+
+/// The value of ORCPT, `addr-type ";" xtext` (RFC 3461 §4.2), its xtext
+/// decoded with `decode`.
+#[inline(always)]
+fn parse_orcpt<'a>(
+    value: &'a str,
+    decode: impl FnOnce(&'a str) -> Result<Cow<'a, str>, XtextError>,
+) -> Result<Orcpt<'a>, ParamError> {
+    const BAD: ParamError = ParamError::InvalidValue("ORCPT");
+    let semicolon = value.bytes().position(|b| b == b';').ok_or(BAD)?;
+    let (Some(addr_type), Some(address)) = (value.get(..semicolon), value.get(semicolon + 1..))
+    else {
+        return Err(BAD);
+    };
+    if addr_type.is_empty()
+        || !addr_type.bytes().all(crate::proto::path::is_atext)
+        || address.is_empty()
+    {
+        return Err(BAD);
+    }
+    let address = decode(address).map_err(|error| ParamError::Xtext {
+        keyword: "ORCPT",
+        error,
+    })?;
+    Ok(Orcpt {
+        addr_type: Cow::Borrowed(addr_type),
+        address,
+    })
 }
 
 /// Sets a field given at most once.
@@ -720,22 +1004,29 @@ fn fold_word(word: &[u8]) -> u128 {
     }
 }
 
-/// [`fold`] of the first `len` octets of `bytes`, reading them as whole
-/// words when `bytes` is long enough (the octets past `len` are masked off).
+/// [`fold`] of the first `len` octets of `word`, `len` at most 8.
 #[inline(always)]
-fn fold_prefix(bytes: &[u8], len: usize) -> u128 {
-    if len < 8 {
-        if let Some(chunk) = bytes.first_chunk::<8>() {
-            let word = u64::from_le_bytes(*chunk) | 0x2020_2020_2020_2020;
-            return u128::from(word & ((1u64 << (8 * len)) - 1));
+fn fold_word_prefix(word: u64, len: usize) -> u64 {
+    let mask = 1u64
+        .checked_shl(8 * len as u32)
+        .map_or(u64::MAX, |bit| bit - 1);
+    (word | 0x2020_2020_2020_2020) & mask
+}
+
+/// [`fold`] of `bytes[start..start + len]`, reading whole words.
+#[inline(always)]
+fn fold_at(bytes: &[u8], start: usize, len: usize) -> u128 {
+    if len <= 8 {
+        if let Some(low) = word::at(bytes, start) {
+            return u128::from(fold_word_prefix(low, len));
         }
-    } else if len < 16
-        && let Some(chunk) = bytes.first_chunk::<16>()
+    } else if len <= 16
+        && let (Some(low), Some(high)) = (word::at(bytes, start), word::at(bytes, start + 8))
     {
-        let word = u128::from_le_bytes(*chunk) | 0x2020_2020_2020_2020_2020_2020_2020_2020;
-        return word & ((1u128 << (8 * len)) - 1);
+        return u128::from(fold_word_prefix(high, len - 8)) << 64
+            | u128::from(fold_word_prefix(low, 8));
     }
-    fold_word(bytes.get(..len).unwrap_or_default())
+    fold_word(bytes.get(start..start + len).unwrap_or_default())
 }
 
 const SIZE: u128 = fold(b"SIZE");
@@ -757,14 +1048,163 @@ const SUCCESS: u128 = fold(b"SUCCESS");
 const FAILURE: u128 = fold(b"FAILURE");
 const DELAY: u128 = fold(b"DELAY");
 
+/// Octets to match at the start of a word, letters in either case and
+/// other octets exactly (see [`word`]).
+#[derive(Debug, Clone, Copy)]
+struct Pattern {
+    /// 0x20 at the letters.
+    fold: u64,
+    /// 0xff at the octets of the pattern.
+    mask: u64,
+    /// The pattern, letters in lower case.
+    value: u64,
+    /// Its length, 1 to 8.
+    len: usize,
+}
+
+impl Pattern {
+    /// Only ever run on constants, at compile time.
+    const fn new(text: &[u8]) -> Pattern {
+        let mut pattern = Pattern {
+            fold: 0,
+            mask: 0,
+            value: 0,
+            len: text.len(),
+        };
+        let mut i = 0;
+        while i < text.len() && i < 8 {
+            let b = text[i];
+            let letter = b.is_ascii_alphabetic();
+            if letter {
+                pattern.fold |= 0x20 << (8 * i);
+            }
+            pattern.mask |= 0xff << (8 * i);
+            pattern.value |= ((if letter { b | 0x20 } else { b }) as u64) << (8 * i);
+            i += 1;
+        }
+        pattern
+    }
+
+    /// Whether `word` starts with the pattern.
+    #[inline(always)]
+    const fn matches(self, word: u64) -> bool {
+        (word | self.fold) & self.mask == self.value
+    }
+}
+
+const SIZE_IS: Pattern = Pattern::new(b"SIZE=");
+const BODY_IS: Pattern = Pattern::new(b"BODY=");
+const RET_IS: Pattern = Pattern::new(b"RET=");
+const ENVID_IS: Pattern = Pattern::new(b"ENVID=");
+const SMTPUTF8_IS: Pattern = Pattern::new(b"SMTPUTF8");
+const NOTIFY_IS: Pattern = Pattern::new(b"NOTIFY=");
+const ORCPT_IS: Pattern = Pattern::new(b"ORCPT=");
+const SEVENBIT_IS: Pattern = Pattern::new(b"7BIT");
+const EIGHTBITMIME_IS: Pattern = Pattern::new(b"8BITMIME");
+const FULL_IS: Pattern = Pattern::new(b"FULL");
+const HDRS_IS: Pattern = Pattern::new(b"HDRS");
+const SUCCESS_IS: Pattern = Pattern::new(b"SUCCESS");
+const FAILURE_IS: Pattern = Pattern::new(b"FAILURE");
+const DELAY_IS: Pattern = Pattern::new(b"DELAY");
+const NEVER_IS: Pattern = Pattern::new(b"NEVER");
+
+/// Whether a parameter ends at `pos`: at a space or at the end.
+#[inline(always)]
+fn param_ends(bytes: &[u8], pos: usize) -> bool {
+    matches!(bytes.get(pos), None | Some(b' ')) && pos <= bytes.len()
+}
+
+/// One to nineteen digits from `start`: their value and where they end.
+#[inline(always)]
+fn short_number(bytes: &[u8], start: usize) -> Option<(u64, usize)> {
+    let mut pos = start;
+    let mut n = 0u64;
+    while let Some(&b) = bytes.get(pos) {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            break;
+        }
+        if pos - start == 19 {
+            // A twentieth digit.
+            return None;
+        }
+        n = n * 10 + u64::from(digit);
+        pos += 1;
+    }
+    (pos > start).then_some((n, pos))
+}
+
+/// Where the run of xchar octets (`%d33-42 / %d44-60 / %d62-126`, RFC 3461
+/// §4) from `from` ends.
+#[inline(always)]
+fn xchar_run_end(bytes: &[u8], from: usize) -> usize {
+    use word::{HIGH, first, in_range};
+    let mut pos = from;
+    while let Some(w) = word::at(bytes, pos) {
+        let y = w & !HIGH;
+        let ok = in_range(y, 0x21, 0x7e) & !in_range(y, b'=', b'=') & !in_range(y, b'+', b'+') & !w;
+        let stop = !ok & HIGH;
+        if stop != 0 {
+            return pos + first(stop);
+        }
+        pos += 8;
+    }
+    pos
+}
+
+/// A NOTIFY value from `start` made of SUCCESS, FAILURE and DELAY (each
+/// once) or NEVER alone, in ASCII, ending the parameter: the set and where
+/// it ends. `None` for anything else.
+#[inline(always)]
+fn notify_list(bytes: &[u8], start: usize) -> Option<(Notify, usize)> {
+    let mut notify = Notify::NEVER;
+    let mut pos = start;
+    loop {
+        let word = word::at(bytes, pos)?;
+        let (bit, len) = if SUCCESS_IS.matches(word) {
+            (Notify::SUCCESS, SUCCESS_IS.len)
+        } else if FAILURE_IS.matches(word) {
+            (Notify::FAILURE, FAILURE_IS.len)
+        } else if DELAY_IS.matches(word) {
+            (Notify::DELAY, DELAY_IS.len)
+        } else if NEVER_IS.matches(word) && pos == start && param_ends(bytes, pos + NEVER_IS.len) {
+            return Some((Notify::NEVER, pos + NEVER_IS.len));
+        } else {
+            return None;
+        };
+        if notify.0 & bit.0 != 0 {
+            return None;
+        }
+        notify = notify | bit;
+        pos += len;
+        match bytes.get(pos) {
+            Some(b',') => pos += 1,
+            None | Some(b' ') => return Some((notify, pos)),
+            Some(_) => return None,
+        }
+    }
+}
+
 /// `1*20DIGIT` (RFC 1870 §3), saturating at `u64::MAX`.
 #[inline(always)]
-fn parse_size(value: &str) -> Result<u64, ParamError> {
+fn parse_size(value: &[u8]) -> Result<u64, ParamError> {
     if value.is_empty() || value.len() > 20 {
         return Err(ParamError::InvalidValue("SIZE"));
     }
+    if value.len() < 20 {
+        // Nineteen digits stay below u64::MAX.
+        let mut size = 0u64;
+        for &b in value {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                return Err(ParamError::InvalidValue("SIZE"));
+            }
+            size = size * 10 + u64::from(digit);
+        }
+        return Ok(size);
+    }
     let mut size = 0u64;
-    for b in value.bytes() {
+    for &b in value {
         let digit = b.wrapping_sub(b'0');
         if digit > 9 {
             return Err(ParamError::InvalidValue("SIZE"));
@@ -791,20 +1231,35 @@ pub(crate) fn write_u64(mut n: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(digits.get(at..).unwrap_or_default());
 }
 
+/// Where the esmtp-keyword at `start` (a letter or digit) ends, and its
+/// [`fold`].
+#[inline(always)]
+fn keyword_end(bytes: &[u8], start: usize) -> (usize, u128) {
+    use word::{HIGH, ONES, first, in_range};
+    if let Some(w) = word::at(bytes, start) {
+        let y = w & !HIGH;
+        let letter = in_range(y | (ONES * 0x20), b'a', b'z');
+        let digit = in_range(y, b'0', b'9');
+        let hyphen = in_range(y, b'-', b'-');
+        let stop = !((letter | digit | hyphen) & !w) & HIGH;
+        if stop != 0 {
+            // Octets past the end read as 0, which ends the keyword.
+            let len = first(stop);
+            return (start + len, u128::from(fold_word_prefix(w, len)));
+        }
+    }
+    let end = run_end(bytes, start + 1, KEYWORD);
+    (end, fold_at(bytes, start, end - start))
+}
+
 /// Splits `text` into esmtp-params and hands each to `f` with its folded
 /// keyword; returns whether a value held non-ASCII.
 #[inline(always)]
 fn for_each_param<'a>(
     text: &'a str,
-    mut f: impl FnMut(u128, &'a str, Option<(&'a str, &'a [u8])>) -> Result<(), ParamError>,
+    mut f: impl FnMut(u128, RawParam<'a>) -> Result<(), ParamError>,
 ) -> Result<bool, ParamError> {
     let bytes = text.as_bytes();
-    let cut = |from: usize, to: usize| {
-        text.split_at_checked(to)
-            .and_then(|(head, _)| head.split_at_checked(from))
-            .map(|(_, slice)| slice)
-            .ok_or(ParamError::Syntax("cut inside a character"))
-    };
     let mut pos = 0;
     let mut count = 0;
     let mut non_ascii = false;
@@ -825,16 +1280,16 @@ fn for_each_param<'a>(
             ));
         }
         let start = pos;
-        pos = run_end(bytes, pos + 1, KEYWORD);
-        let key = fold_prefix(bytes.get(start..).unwrap_or_default(), pos - start);
-        let keyword = cut(start, pos)?;
+        let key;
+        (pos, key) = keyword_end(bytes, pos);
+        let keyword = (start, pos);
         let value = match bytes.get(pos) {
             None | Some(b' ') => None,
             Some(b'=') => {
                 pos += 1;
                 let start = pos;
                 loop {
-                    pos = run_end(bytes, pos, ESMTP_VALUE);
+                    pos = value_run_end(bytes, pos);
                     match bytes.get(pos) {
                         None | Some(b' ') => break,
                         Some(b'=') => return Err(ParamError::Syntax("'=' in parameter value")),
@@ -850,11 +1305,18 @@ fn for_each_param<'a>(
                 if pos == start {
                     return Err(ParamError::Syntax("empty parameter value"));
                 }
-                Some((cut(start, pos)?, bytes.get(start..).unwrap_or_default()))
+                Some((start, pos))
             }
             Some(_) => return Err(ParamError::Syntax("bad character in keyword")),
         };
-        f(key, keyword, value)?;
+        f(
+            key,
+            RawParam {
+                text,
+                keyword,
+                value,
+            },
+        )?;
     }
 }
 
@@ -890,5 +1352,122 @@ mod tests {
         let params = MailParameters::parse(b"SIZE=123").unwrap();
         assert_eq!(params.size, Some(123));
         assert_eq!(params.unknown.capacity(), 0);
+    }
+
+    #[test]
+    fn xtext_errors_in_order_rfc3461_4() {
+        // A bad character anywhere is reported first.
+        assert_eq!(xtext_decode("+zz a"), Err(XtextError::BadCharacter));
+        // Then the first bad hexchar, before any UTF-8 check.
+        assert_eq!(xtext_decode("+FF+z"), Err(XtextError::BadHexchar));
+        assert_eq!(xtext_decode("+41+z"), Err(XtextError::BadHexchar));
+        assert_eq!(xtext_decode("a+41+FF"), Err(XtextError::NotUtf8));
+        assert_eq!(xtext_decode("abcdefgh+4"), Err(XtextError::BadHexchar));
+        assert_eq!(
+            xtext_decode("0123456789+41abcdefgh+2b+c3+a9z"),
+            Ok(Cow::Owned("0123456789Aabcdefgh+\u{e9}z".to_owned()))
+        );
+        assert_eq!(xtext_decode("+41"), Ok(Cow::Owned("A".to_owned())));
+    }
+
+    /// The reader of common parameters agrees with the general reader
+    /// wherever it answers (RFC 5321 §4.1.2, RFC 1870, RFC 3461, RFC 6152).
+    #[test]
+    fn common_parameters_agree_with_the_general_reader() {
+        let texts = [
+            "SIZE=1",
+            "SIZE=1234567890123456789",
+            "SIZE=12345678901234567890",
+            "SIZE=",
+            "SIZE=12a",
+            "SIZE=1 SIZE=2",
+            "size=7  body=8bitmime",
+            "BODY=7BIT",
+            "BODY=7BITS",
+            "BODY=8BITMIMEX",
+            "BODY=BINARYMIME",
+            "BODY=\u{17}BIT",
+            "RET=FULL RET=HDRS",
+            "RET=hdrs",
+            "RET=FUL",
+            "ENVID=QQ314159",
+            "ENVID=a+2Bb",
+            "ENVID=a=b",
+            "ENVID=",
+            "ENVID=\u{e9}",
+            "SMTPUTF8",
+            "SMTPUTF8=x",
+            "SMTPUTF8 SMTPUTF8",
+            "SMTPUTF8X",
+            "AUTH=<>",
+            "X-FOO=1 SIZE=1",
+            "NOTIFY=SUCCESS,FAILURE",
+            "NOTIFY=never",
+            "NOTIFY=NEVER,DELAY",
+            "NOTIFY=DELAY,NEVER",
+            "NOTIFY=DELAY,DELAY",
+            "NOTIFY=DELAY,",
+            "NOTIFY=SUCCESSES",
+            "NOTIFY=DELAY NOTIFY=DELAY",
+            "ORCPT=rfc822;a+40b",
+            "ORCPT=rfc822;a+4",
+            "ORCPT=rfc822;",
+            "ORCPT=;a",
+            "ORCPT=rfc822;a ORCPT=rfc822;b",
+            "ORCPT=rfc822;a=b",
+            "NOTIFY=FAILURE ORCPT=rfc822;x+2By   ",
+        ];
+        for text in texts {
+            let mut common = MailParameters::default();
+            if common.parse_common(text) {
+                let mut general = MailParameters::default();
+                let read = for_each_param(text, |key, param| general.add(key, param));
+                assert_eq!(read, Ok(false), "{text}");
+                assert_eq!(common, general, "{text}");
+            }
+            let mut common = RcptParameters::default();
+            if common.parse_common(text) {
+                let mut general = RcptParameters::default();
+                let read = for_each_param(text, |key, param| general.add(key, param));
+                assert_eq!(read, Ok(false), "{text}");
+                assert_eq!(common, general, "{text}");
+            }
+        }
+        // The common reader takes the parameters of ordinary sessions.
+        assert!(MailParameters::default().parse_common("SIZE=48213 BODY=8BITMIME"));
+        assert!(MailParameters::default().parse_common("BODY=7BIT RET=HDRS ENVID=QQ314159"));
+        assert!(RcptParameters::default().parse_common("NOTIFY=SUCCESS,FAILURE"));
+        assert!(RcptParameters::default().parse_common("ORCPT=rfc822;postmaster+40example.net"));
+    }
+
+    #[test]
+    fn notify_elements_rfc3461_4_1() {
+        let notify = |value: &str| {
+            RcptParameters::parse(format!("NOTIFY={value} X=1").as_bytes()).map(|p| p.notify)
+        };
+        assert_eq!(notify("DELAY"), Ok(Some(Notify::DELAY)));
+        assert_eq!(
+            notify("SUCCESS,DELAY"),
+            Ok(Some(Notify::SUCCESS | Notify::DELAY))
+        );
+        for bad in [
+            "SUCCESSX",
+            "SUCCESSES,DELAY",
+            "DELAY,FAILURES",
+            "NEVERS",
+            "NEVER,",
+            ",",
+        ] {
+            assert_eq!(
+                notify(bad),
+                Err(ParamError::InvalidValue("NOTIFY")),
+                "{bad}"
+            );
+        }
+        // At the very end of a short text.
+        assert_eq!(
+            RcptParameters::parse(b"NOTIFY=DELAY").map(|p| p.notify),
+            Ok(Some(Notify::DELAY))
+        );
     }
 }

@@ -46,6 +46,11 @@
 //!   [`IpAddr`] and written back in canonical form.
 //! - Limits (§4.5.3.1): local part 64 octets, domain 255 octets, whole path
 //!   256 octets with its angle brackets and any source route.
+//!
+//! The plain forms (`<dot-string@domain>` and a quoted local part without
+//! quoted pairs, in ASCII) are checked in one pass; every other path, and
+//! every error, goes through the general scanner, which gives the same
+//! answers.
 
 use core::fmt;
 use std::borrow::Cow;
@@ -503,11 +508,112 @@ const ATEXT: u8 = 1;
 /// Where the run of octets of `class` that starts at `from` ends.
 #[inline(always)]
 pub(crate) fn run_end(bytes: &[u8], from: usize, class: u8) -> usize {
-    let rest = bytes.get(from..).unwrap_or_default();
-    from + rest
-        .iter()
-        .position(|&b| !has(b, class))
-        .unwrap_or(rest.len())
+    let mut pos = from;
+    // Eight octets at a time while eight remain: the loop over an array is
+    // unrolled and needs no bounds checks.
+    while let Some(chunk) = bytes.get(pos..).and_then(|rest| rest.first_chunk::<8>()) {
+        match chunk.iter().position(|&b| !has(b, class)) {
+            Some(i) => return pos + i,
+            None => pos += 8,
+        }
+    }
+    while let Some(&b) = bytes.get(pos)
+        && has(b, class)
+    {
+        pos += 1;
+    }
+    pos
+}
+
+/// Scanning eight octets at a time: a `u64` holds eight octets (the first
+/// in its low byte), and each test leaves bit 7 of an octet set where the
+/// octet passes. The tests take octets below 0x80; callers clear bit 7 first
+/// and treat octets that had it set apart.
+pub(crate) mod word {
+    /// 0x01 in every octet.
+    pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
+    /// Bit 7 of every octet.
+    pub(crate) const HIGH: u64 = 0x8080_8080_8080_8080;
+
+    /// The eight octets of `bytes` from `pos`, octets past the end read as
+    /// 0. `None` only if `pos` is past the end.
+    #[inline(always)]
+    pub(crate) fn at(bytes: &[u8], pos: usize) -> Option<u64> {
+        let rest = bytes.get(pos..)?;
+        if let Some(chunk) = rest.first_chunk::<8>() {
+            return Some(u64::from_le_bytes(*chunk));
+        }
+        if let Some(last) = bytes.last_chunk::<8>() {
+            // The last eight octets end with `rest` (0 to 7 octets): shift
+            // the ones before it out.
+            let shift = 8 * (8 - rest.len()) as u32;
+            return Some(u64::from_le_bytes(*last).checked_shr(shift).unwrap_or(0));
+        }
+        Some(padded(rest))
+    }
+
+    /// Up to eight octets, zero-padded.
+    #[inline(never)]
+    fn padded(rest: &[u8]) -> u64 {
+        let mut buf = [0u8; 8];
+        for (to, &from) in buf.iter_mut().zip(rest) {
+            *to = from;
+        }
+        u64::from_le_bytes(buf)
+    }
+
+    /// Octets of `y` (each below 0x80) in `lo..=hi`.
+    #[inline(always)]
+    pub(crate) const fn in_range(y: u64, lo: u8, hi: u8) -> u64 {
+        // For an octet below 0x80, adding 0x80 - lo sets its bit 7 when it
+        // is at least lo, and adding 0x7f - hi when it is above hi; neither
+        // carries into the next octet.
+        let at_least_lo = y.wrapping_add(ONES * (0x80 - lo as u64));
+        let above_hi = y.wrapping_add(ONES * (0x7f - hi as u64));
+        at_least_lo & !above_hi & HIGH
+    }
+
+    /// The index of the first octet whose bit 7 is set in `mask`, which is
+    /// not 0.
+    #[inline(always)]
+    pub(crate) const fn first(mask: u64) -> usize {
+        (mask.trailing_zeros() / 8) as usize
+    }
+
+    /// Where the first `needle` (below 0x80) at or after `from` is.
+    #[inline(always)]
+    pub(crate) fn find(bytes: &[u8], from: usize, needle: u8) -> Option<usize> {
+        let mut pos = from;
+        while pos < bytes.len() {
+            let word = at(bytes, pos)?;
+            let found = in_range(word & !HIGH, needle, needle) & !word;
+            if found != 0 {
+                let at = pos + first(found);
+                return (at < bytes.len()).then_some(at);
+            }
+            pos += 8;
+        }
+        None
+    }
+}
+
+/// Where the run of esmtp-value octets (`%d33-60 / %d62-126`) from `from`
+/// ends.
+#[inline(always)]
+pub(crate) fn value_run_end(bytes: &[u8], from: usize) -> usize {
+    use word::{HIGH, first, in_range};
+    let mut pos = from;
+    while let Some(w) = word::at(bytes, pos) {
+        let y = w & !HIGH;
+        let ok = in_range(y, 0x21, 0x7e) & !in_range(y, b'=', b'=') & !w;
+        let stop = !ok & HIGH;
+        if stop != 0 {
+            // Octets past the end read as 0, which stops the run.
+            return pos + first(stop);
+        }
+        pos += 8;
+    }
+    pos
 }
 
 const LDH: u8 = 2;
@@ -517,6 +623,8 @@ const DCONTENT: u8 = 8;
 pub(crate) const ESMTP_VALUE: u8 = 16;
 /// esmtp-keyword octets after the first: `ALPHA / DIGIT / "-"`.
 pub(crate) const KEYWORD: u8 = LDH;
+/// qtextSMTP octets: `%d32-33 / %d35-91 / %d93-126`.
+const QTEXT: u8 = 32;
 
 static CLASS: [u8; 256] = {
     let mut table = [0u8; 256];
@@ -559,6 +667,9 @@ static CLASS: [u8; 256] = {
         }
         if c >= 33 && c <= 126 && c != b'=' {
             class |= ESMTP_VALUE;
+        }
+        if c >= 32 && c <= 126 && c != b'"' && c != b'\\' {
+            class |= QTEXT;
         }
         table[b] = class;
         b += 1;
@@ -612,9 +723,7 @@ impl Utf8 {
 /// boundary.
 #[inline(always)]
 fn slice(text: &str, from: usize, to: usize) -> Result<&str, PathError> {
-    text.split_at_checked(to)
-        .and_then(|(head, _)| head.split_at_checked(from))
-        .map(|(_, slice)| slice)
+    text.get(from..to)
         .ok_or(PathError::Syntax("cut inside a character"))
 }
 
@@ -699,28 +808,26 @@ fn scan_domain_name(bytes: &[u8], start: usize, utf8: &mut Utf8) -> Result<usize
         // One label: a letter, digit or (under SMTPUTF8) non-ASCII octet,
         // then any of those and `-`, not ending in `-`.
         let label = pos;
+        pos = run_end(bytes, pos, LDH);
         let mut ascii = true;
-        loop {
-            pos = run_end(bytes, pos, LDH);
-            match bytes.get(pos) {
-                Some(&b) if b >= 0x80 => {
-                    utf8.take()?;
-                    ascii = false;
-                    pos += 1;
-                }
-                _ => break,
-            }
+        while let Some(&b) = bytes.get(pos)
+            && b >= 0x80
+        {
+            utf8.take()?;
+            ascii = false;
+            pos = run_end(bytes, pos + 1, LDH);
         }
-        let text = bytes.get(label..pos).unwrap_or_default();
-        match (text.first(), text.last()) {
-            (None, _) => return Err(PathError::Syntax("empty label in domain")),
-            (Some(b'-'), _) | (_, Some(b'-')) => {
-                return Err(PathError::Syntax("label starts or ends with '-'"));
-            }
-            _ if ascii && text.len() > MAX_LABEL => {
-                return Err(PathError::Syntax("label longer than 63 octets"));
-            }
-            _ => {}
+        let (Some(&first), Some(&last)) = (bytes.get(label), bytes.get(pos.wrapping_sub(1))) else {
+            return Err(PathError::Syntax("empty label in domain"));
+        };
+        if pos == label {
+            return Err(PathError::Syntax("empty label in domain"));
+        }
+        if first == b'-' || last == b'-' {
+            return Err(PathError::Syntax("label starts or ends with '-'"));
+        }
+        if ascii && pos - label > MAX_LABEL {
+            return Err(PathError::Syntax("label longer than 63 octets"));
         }
         if bytes.get(pos) != Some(&b'.') {
             break;
@@ -867,7 +974,7 @@ impl<'a> MailboxSpan<'a> {
 }
 
 /// An address literal the scan has checked.
-#[inline(never)]
+#[inline(always)]
 fn literal_of(literal: &str) -> Domain<'_> {
     // The scan validated it; the fallback only keeps this total.
     parse_literal(literal, &mut Utf8::new(true)).unwrap_or(Domain::General(Cow::Borrowed(literal)))
@@ -885,6 +992,105 @@ pub(crate) struct PathSpan<'a> {
 /// a forward-path (`<Postmaster>` allowed).
 #[inline(always)]
 pub(crate) fn scan_path<'a>(
+    text: &'a str,
+    forward: bool,
+    utf8: &mut Utf8,
+) -> Result<PathSpan<'a>, PathError> {
+    if !forward && text.as_bytes().get(..2) == Some(b"<>") {
+        return Ok(PathSpan {
+            mailbox: None,
+            end: 2,
+        });
+    }
+    if let Some((local_end, domain_end)) = scan_plain_path(text.as_bytes()) {
+        return Ok(PathSpan {
+            mailbox: Some(MailboxSpan {
+                local: slice(text, 1, local_end)?,
+                domain: slice(text, local_end + 1, domain_end)?,
+                literal: false,
+            }),
+            end: domain_end + 1,
+        });
+    }
+    scan_any_path(text, forward, utf8)
+}
+
+/// The common path, `<dot-string@domain-name>` or `<"quoted"@domain-name>`
+/// (no quoted pairs) in ASCII, checked in one pass: where its local part
+/// and its domain end. `None` for anything else (`<>`, `<Postmaster>`,
+/// source routes, quoted pairs, address literals, non-ASCII, errors), which
+/// [`scan_any_path`] reads.
+#[inline(always)]
+fn scan_plain_path(bytes: &[u8]) -> Option<(usize, usize)> {
+    if bytes.first() != Some(&b'<') {
+        return None;
+    }
+    let mut pos = 1;
+    if bytes.get(pos) == Some(&b'"') {
+        // A quoted string without quoted pairs, then "@".
+        pos = run_end(bytes, pos + 1, QTEXT);
+        if bytes.get(pos) != Some(&b'"') {
+            return None;
+        }
+        pos += 1;
+        if bytes.get(pos) != Some(&b'@') {
+            return None;
+        }
+    } else {
+        // Atoms of atext, one dot between them, then "@".
+        loop {
+            let atom = pos;
+            pos = run_end(bytes, pos, ATEXT);
+            if pos == atom {
+                return None;
+            }
+            match bytes.get(pos) {
+                Some(b'.') => pos += 1,
+                Some(b'@') => break,
+                _ => return None,
+            }
+        }
+    }
+    let local_end = pos;
+    if local_end - 1 > MAX_LOCAL_PART {
+        return None;
+    }
+    let domain_end = plain_domain_end(bytes, local_end + 1)?;
+    if bytes.get(domain_end) != Some(&b'>') || domain_end + 1 > MAX_PATH {
+        return None;
+    }
+    Some((local_end, domain_end))
+}
+
+/// A domain name in ASCII from `start`, checked in one pass: labels that
+/// start and end with a letter or digit, one dot between them. Where it
+/// ends, at the first octet that is none of those, if the name is well
+/// formed; `None` otherwise, for [`scan_domain_name`] to read. Callers
+/// accept only an ASCII octet (or the end) there: after a non-ASCII octet
+/// the name may go on as a U-label.
+#[inline(always)]
+fn plain_domain_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut pos = start;
+    loop {
+        let label = pos;
+        if !bytes.get(pos).is_some_and(|&b| has(b, LET_DIG)) {
+            return None;
+        }
+        pos = run_end(bytes, pos + 1, LDH);
+        if pos - label > MAX_LABEL || bytes.get(pos - 1) == Some(&b'-') {
+            return None;
+        }
+        if bytes.get(pos) != Some(&b'.') {
+            break;
+        }
+        pos += 1;
+    }
+    (pos - start <= MAX_DOMAIN).then_some(pos)
+}
+
+/// [`scan_path`] for every form of path.
+#[inline(never)]
+fn scan_any_path<'a>(
     text: &'a str,
     forward: bool,
     utf8: &mut Utf8,
@@ -987,6 +1193,15 @@ pub(crate) fn parse_domain_str(text: &str, utf8: bool) -> Result<Domain<'_>, Pat
 /// is a literal. [`domain_of`] then builds it.
 #[inline(always)]
 pub(crate) fn scan_whole_domain(text: &str, utf8: bool) -> Result<bool, PathError> {
+    if plain_domain_end(text.as_bytes(), 0) == Some(text.len()) {
+        return Ok(false);
+    }
+    scan_any_whole_domain(text, utf8)
+}
+
+/// [`scan_whole_domain`] for every form of domain.
+#[inline(never)]
+fn scan_any_whole_domain(text: &str, utf8: bool) -> Result<bool, PathError> {
     let mut utf8 = Utf8::new(utf8);
     let (end, literal) = scan_domain(text.as_bytes(), 0, &mut utf8)?;
     at_end(text, end)?;
@@ -1061,5 +1276,181 @@ mod tests {
         assert_eq!(parse_ipv4(b"1.2.3.4.5"), None);
         assert_eq!(parse_ipv4(b"1.2..4"), None);
         assert_eq!(parse_ipv4(b"0001.2.3.4"), None);
+    }
+
+    /// Every slice of a buffer with each kind of octet, at every offset.
+    fn slices() -> Vec<Vec<u8>> {
+        let octets = b"aZ09-.=+ \x00\x1f\x7f\x80\xc3\xff!~<>@,;";
+        let mut out = Vec::new();
+        for len in 0..24 {
+            for shift in 0..octets.len() {
+                out.push(
+                    (0..len)
+                        .map(|i| octets[(i * 7 + shift) % octets.len()])
+                        .collect(),
+                );
+                // Long runs of one octet, ending in each other one.
+                let mut run = vec![octets[shift]; len];
+                run.push(octets[(shift + len) % octets.len()]);
+                out.push(run);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn word_scans_match_octet_scans() {
+        for bytes in slices() {
+            for from in 0..=bytes.len() + 1 {
+                assert_eq!(
+                    value_run_end(&bytes, from),
+                    run_end(&bytes, from, ESMTP_VALUE),
+                    "{bytes:?} from {from}"
+                );
+                for needle in [b'+', b',', b'.', 0] {
+                    let want = bytes
+                        .get(from..)
+                        .and_then(|rest| rest.iter().position(|&b| b == needle))
+                        .map(|i| from + i);
+                    assert_eq!(word::find(&bytes, from, needle), want, "{bytes:?} {needle}");
+                }
+                let mut padded = bytes.get(from..).unwrap_or_default().to_vec();
+                padded.resize(8, 0);
+                padded.truncate(8);
+                let want = (from <= bytes.len())
+                    .then(|| u64::from_le_bytes(padded.try_into().expect("eight octets")));
+                assert_eq!(word::at(&bytes, from), want, "{bytes:?} from {from}");
+            }
+        }
+    }
+
+    /// The one-pass scan of plain paths agrees with the general scan
+    /// wherever it answers (RFC 5321 §4.1.2, §4.5.3.1).
+    #[test]
+    fn plain_path_scan_agrees_with_general_scan_rfc5321_4_1_2() {
+        let long_label = "a".repeat(63);
+        let too_long_label = "a".repeat(64);
+        let long_local = "b".repeat(64);
+        let too_long_local = "b".repeat(65);
+        let mut paths: Vec<String> = [
+            "<a@b>",
+            "<a.b@c.d>",
+            "<a..b@c>",
+            "<.a@b>",
+            "<a.@b>",
+            "<a@b.>",
+            "<a@.b>",
+            "<a@b..c>",
+            "<a@-b>",
+            "<a@b->",
+            "<a@b-c.d-e>",
+            "<a@b>x",
+            "<a@b",
+            "<@a:b@c>",
+            "<\"a\"@b>",
+            "<a@[1.2.3.4]>",
+            "<>",
+            "<postmaster>",
+            "<Postmaster@x>",
+            "<a+b=c/d@x9.y>",
+            "<a b@c>",
+            "<a@b c>",
+            "<a@b\u{e9}>",
+            "<\u{e9}@b>",
+            r#"<"a b"@c>"#,
+            r#"<""@c>"#,
+            r#"<"a\"b"@c>"#,
+            r#"<"a"b@c>"#,
+            r#"<"a@b>"#,
+            "<\"a\u{e9}\"@b>",
+            "<\"a\tb\"@c>",
+            r#"<"@"@c.d>"#,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        paths.push(format!("<a@{long_label}.b>"));
+        paths.push(format!("<a@{too_long_label}.b>"));
+        paths.push(format!("<{long_local}@b>"));
+        paths.push(format!("<{too_long_local}@b>"));
+        paths.push(format!("<a@{}>", [long_label.as_str(); 4].join(".")));
+        paths.push(format!(
+            "<{long_local}@{}>",
+            [long_label.as_str(); 3].join(".")
+        ));
+        for path in &paths {
+            for forward in [false, true] {
+                let general = scan_any_path(path, forward, &mut Utf8::new(true));
+                match scan_plain_path(path.as_bytes()) {
+                    Some((local_end, domain_end)) => {
+                        let span = general.expect("the general scan accepts it");
+                        let mailbox = span.mailbox.expect("a mailbox");
+                        assert_eq!(mailbox.local, &path[1..local_end], "{path}");
+                        assert_eq!(mailbox.domain, &path[local_end + 1..domain_end], "{path}");
+                        assert!(!mailbox.literal);
+                        assert_eq!(span.end, domain_end + 1, "{path}");
+                    }
+                    None => {
+                        // Left to the general scan; either answer is its own.
+                        let again = scan_path(path, forward, &mut Utf8::new(true));
+                        assert_eq!(format!("{again:?}"), format!("{general:?}"), "{path}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The one-pass check of plain domains agrees with the general scan
+    /// (RFC 5321 §4.1.2, RFC 1035 §2.3.4).
+    #[test]
+    fn plain_domain_check_agrees_with_general_scan_rfc5321_4_1_2() {
+        let label = "a".repeat(63);
+        let domains = [
+            "a".to_owned(),
+            "mail.sender.example.org".to_owned(),
+            "a-b.c".to_owned(),
+            "-a.b".to_owned(),
+            "a-.b".to_owned(),
+            "a..b".to_owned(),
+            ".a".to_owned(),
+            "a.".to_owned(),
+            "a b".to_owned(),
+            "a\u{e9}.b".to_owned(),
+            "[192.0.2.1]".to_owned(),
+            format!("{label}.b"),
+            format!("{label}a.b"),
+            [label.as_str(); 4].join("."),
+            [label.as_str(); 5].join("."),
+        ];
+        for domain in &domains {
+            for utf8 in [false, true] {
+                assert_eq!(
+                    scan_whole_domain(domain, utf8),
+                    scan_any_whole_domain(domain, utf8),
+                    "{domain}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn word_in_range_matches_octets() {
+        for (lo, hi) in [
+            (0x21, 0x7e),
+            (b'=', b'='),
+            (b'a', b'z'),
+            (b'-', b'.'),
+            (0, 0x7f),
+        ] {
+            for b in 0..0x80u8 {
+                let y = u64::from(b) << 24 | 0x7f00_0000_0000_0000;
+                let want = (lo..=hi).contains(&b);
+                assert_eq!(
+                    word::in_range(y, lo, hi) & 0x8000_0000 != 0,
+                    want,
+                    "{b} in {lo}..={hi}"
+                );
+            }
+        }
     }
 }
