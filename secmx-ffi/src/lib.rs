@@ -102,6 +102,7 @@ pub mod config;
 pub mod discovery;
 pub mod error;
 mod ffi;
+pub mod policy;
 pub mod server;
 
 pub use error::secmx_result;
