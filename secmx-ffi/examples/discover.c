@@ -3,8 +3,9 @@
  * responses (discover_responses.h, written by hickory-proto from the zone
  * in secmx-ffi/tests/canned_dns.rs) and prints what it found: the secure
  * only receivers by the four conventions, the ordinary MX hosts and the
- * addresses. The delivery plan will be printed here once the policy
- * engine has its C API.
+ * addresses; then the delivery plan of a secure only (SOS) and of a best
+ * effort (BES) message to that domain: the attempts in order, each with
+ * its TLS requirement and certificate check.
  *
  * The "resolver" is a function that finds the canned response whose
  * question is the query's and copies the query's id into it; a real MTA
@@ -138,6 +139,63 @@ static void print_result(const secmx_discovered *result) {
     printf("indeterminate: %s\n", yes_no(secmx_discovered_is_indeterminate(result)));
 }
 
+static const char *requirement_name(secmx_tls_requirement t) {
+    switch (t) {
+    case SECMX_TLS_REQUIREMENT_REQUIRED: return "required";
+    case SECMX_TLS_REQUIREMENT_OPPORTUNISTIC: return "opportunistic";
+    default: return "none";
+    }
+}
+
+static const char *check_name(secmx_cert_check c) {
+    switch (c) {
+    case SECMX_CERT_CHECK_ENCRYPT: return "encrypt";
+    case SECMX_CERT_CHECK_VERIFY: return "verify";
+    case SECMX_CERT_CHECK_DANE: return "dane";
+    default: return "other";
+    }
+}
+
+/* The plan for a message of `class`: every attempt in order. Each is
+ * reported as a failed connection here, so that the next one comes; a
+ * real MTA connects, runs a secmx_client with attempt.tls_requirement and
+ * attempt.host, and reports its events with
+ * secmx_plan_report_client_event(). */
+static void print_plan(const secmx_discovered *result, uint32_t class, const char *name) {
+    secmx_plan *plan = NULL;
+    CHECK(secmx_plan_new(result, class, 1, 1700000000, 0, &plan));
+    printf("plan %s:\n", name);
+    secmx_attempt attempt;
+    secmx_result r;
+    while ((r = secmx_plan_next_attempt(plan, &attempt)) == SECMX_RESULT_OK) {
+        printf("  %zu. %s:%u %s tls=%s check=%s addresses:", attempt.id + 1, attempt.host,
+               attempt.port, attempt.role == SECMX_ATTEMPT_ROLE_SOR ? "sor" : "mx",
+               requirement_name(attempt.tls_requirement), check_name(attempt.cert_check));
+        for (size_t i = 0; i < attempt.address_count; i++) {
+            secmx_ip_address address;
+            CHECK(secmx_plan_attempt_address(plan, attempt.id, i, &address));
+            printf(" %s", address.text);
+        }
+        printf("\n");
+        secmx_attempt_outcome outcome;
+        memset(&outcome, 0, sizeof outcome);
+        outcome.kind = SECMX_OUTCOME_KIND_CONNECT_FAILED;
+        secmx_progress progress;
+        CHECK(secmx_plan_report(plan, attempt.id, &outcome, &progress));
+    }
+    if (r != SECMX_RESULT_NOTHING) {
+        fail("secmx_plan_next_attempt", r);
+    }
+    secmx_verdict verdict;
+    CHECK(secmx_plan_verdict(plan, 0, &verdict));
+    printf("  verdict: %s %s (%s)\n",
+           verdict.kind == SECMX_VERDICT_KIND_DELIVERED ? "delivered"
+           : verdict.kind == SECMX_VERDICT_KIND_DEFER   ? "defer"
+                                                        : "bounce",
+           verdict.status, verdict.reason_text);
+    secmx_plan_free(plan);
+}
+
 int main(void) {
     printf("secmx %s\n", secmx_version());
     uint64_t now_ms = 5000; /* a simulated clock */
@@ -188,6 +246,8 @@ int main(void) {
     secmx_discovery_free(discovery);
     /* The result is owned apart from the discovery that made it. */
     print_result(result);
+    print_plan(result, SECMX_CLASS_SECURE_ONLY, "secure only");
+    print_plan(result, SECMX_CLASS_BEST_EFFORT, "best effort");
     secmx_discovered_free(result);
     return 0;
 }

@@ -124,6 +124,39 @@
 #define SECMX_CONVENTION_NAMING (1 << 3)
 
 /**
+ * The plan does not retry an MX host in clear after a failed
+ * opportunistic handshake (best effort only).
+ */
+#define SECMX_PLAN_NO_CLEARTEXT_RETRY (1 << 0)
+
+/**
+ * The plan leaves out IPv4 addresses.
+ */
+#define SECMX_PLAN_NO_IPV4 (1 << 1)
+
+/**
+ * The plan leaves out IPv6 addresses.
+ */
+#define SECMX_PLAN_NO_IPV6 (1 << 2)
+
+/**
+ * The DSN returns an original with 8-bit octets: send it with
+ * `SECMX_MAIL_BODY_8BITMIME`.
+ */
+#define SECMX_DSN_8BITMIME (1 << 0)
+
+/**
+ * The DSN's `To:` is not ASCII: send it with `SECMX_MAIL_SMTPUTF8`.
+ */
+#define SECMX_DSN_SMTPUTF8 (1 << 1)
+
+/**
+ * The message was a REQUIRETLS message: send the DSN with
+ * `SECMX_MAIL_REQUIRETLS` (RFC 8689 §5).
+ */
+#define SECMX_DSN_REQUIRETLS (1 << 2)
+
+/**
  * The body held a CR not followed by LF (RFC 5321 §2.3.8).
  */
 #define SECMX_BODY_BARE_CR (1 << 0)
@@ -251,6 +284,32 @@ enum secmx_result
      * the names derived from it.
      */
     SECMX_RESULT_INVALID_DOMAIN = 101,
+    /**
+     * The plan has no attempt with this id, or has not handed it out
+     * yet with `secmx_plan_next_attempt`.
+     */
+    SECMX_RESULT_UNKNOWN_ATTEMPT = 200,
+    /**
+     * The report would put the message on a connection without TLS where
+     * the attempt requires it (MAIL, RCPT or data before TLS): refused,
+     * the plan is unchanged. Quit the session.
+     */
+    SECMX_RESULT_TLS_NOT_ESTABLISHED = 201,
+    /**
+     * The report would put a REQUIRETLS message on a session whose
+     * server did not offer REQUIRETLS after TLS (RFC 8689 §4.2.1):
+     * refused, the plan is unchanged. Quit the session.
+     */
+    SECMX_RESULT_REQUIRETLS_NOT_CONFIRMED = 202,
+    /**
+     * A recipient index beyond the attempt's (or the plan's) recipients.
+     */
+    SECMX_RESULT_NO_SUCH_RECIPIENT = 203,
+    /**
+     * The original sender is null: no DSN is ever sent about a DSN
+     * (RFC 5321 §4.5.5, RFC 3461 §6.2).
+     */
+    SECMX_RESULT_NULL_SENDER = 204,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -462,6 +521,527 @@ typedef uint32_t secmx_dns_outcome;
 #endif // __cplusplus
 
 /**
+ * How a message must travel; passed as a `uint32_t`.
+ */
+enum secmx_class
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Best effort sender (BES): secure only receivers first, then the MX
+     * hosts with opportunistic STARTTLS.
+     */
+    SECMX_CLASS_BEST_EFFORT = 0,
+    /**
+     * Secure only sender (SOS): only over TLS with the required
+     * certificate check; no secure receiver means a bounce with `5.7.4`.
+     */
+    SECMX_CLASS_SECURE_ONLY = 1,
+    /**
+     * A REQUIRETLS message (RFC 8689): over verified TLS to hops that
+     * offer REQUIRETLS, or a bounce with `5.7.30`.
+     */
+    SECMX_CLASS_REQUIRE_TLS = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum secmx_class secmx_class;
+#else
+typedef uint32_t secmx_class;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Why a message got its class, in [`secmx_classification`].
+ */
+enum secmx_class_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * No rule matched: the configured `default`.
+     */
+    SECMX_CLASS_REASON_DEFAULT = 0,
+    /**
+     * `REQUIRETLS` on `MAIL FROM` (RFC 8689 §4).
+     */
+    SECMX_CLASS_REASON_REQUIRETLS = 1,
+    /**
+     * A `TLS-Required: No` header field (RFC 8689 §5).
+     */
+    SECMX_CLASS_REASON_TLS_REQUIRED_NO = 2,
+    /**
+     * The `[[rule]]` at `rule_index` matched.
+     */
+    SECMX_CLASS_REASON_RULE = 3,
+    /**
+     * A reason this version of the C API does not map.
+     */
+    SECMX_CLASS_REASON_OTHER = 255,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum secmx_class_reason secmx_class_reason;
+#else
+typedef uint32_t secmx_class_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The role of an attempt's target.
+ */
+enum secmx_attempt_role
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * A secure only receiver found by the SecMX discovery.
+     */
+    SECMX_ATTEMPT_ROLE_SOR = 0,
+    /**
+     * An ordinary MX host (or the implicit MX).
+     */
+    SECMX_ATTEMPT_ROLE_MX = 1,
+    /**
+     * A role this version of the C API does not map.
+     */
+    SECMX_ATTEMPT_ROLE_OTHER = 255,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum secmx_attempt_role secmx_attempt_role;
+#else
+typedef uint32_t secmx_attempt_role;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * How much a client session insists on TLS; passed as a `uint32_t` to
+ * [`secmx_client_new`].
+ */
+enum secmx_tls_requirement
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Never send STARTTLS.
+     */
+    SECMX_TLS_REQUIREMENT_NONE = 0,
+    /**
+     * STARTTLS when offered; go on in clear when it is not, with a
+     * `SECMX_CLIENT_EVENT_TLS_SKIPPED` event. A failed handshake ends the
+     * session: retry in clear on a new connection if policy allows.
+     */
+    SECMX_TLS_REQUIREMENT_OPPORTUNISTIC = 1,
+    /**
+     * STARTTLS or nothing: no byte of the envelope is sent in clear.
+     */
+    SECMX_TLS_REQUIREMENT_REQUIRED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum secmx_tls_requirement secmx_tls_requirement;
+#else
+typedef uint32_t secmx_tls_requirement;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The certificate check an attempt's TLS must pass.
+ */
+enum secmx_cert_check
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Any certificate (the handshake signature is still checked).
+     */
+    SECMX_CERT_CHECK_ENCRYPT = 0,
+    /**
+     * A chain to trusted roots and a name match for `host`.
+     */
+    SECMX_CERT_CHECK_VERIFY = 1,
+    /**
+     * DANE (RFC 7672): the target's authenticated TLSA records decide.
+     */
+    SECMX_CERT_CHECK_DANE = 2,
+    /**
+     * A check this version of the C API does not map.
+     */
+    SECMX_CERT_CHECK_OTHER = 255,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum secmx_cert_check secmx_cert_check;
+#else
+typedef uint32_t secmx_cert_check;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Which source decided an attempt's TLS requirement and check
+ * (precedence: DANE > MTA-STS > SecMX discovery > learned level > local
+ * rules).
+ */
+enum secmx_policy_source
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * DANE (RFC 7672).
+     */
+    SECMX_POLICY_SOURCE_DANE = 0,
+    /**
+     * MTA-STS `enforce` (RFC 8461).
+     */
+    SECMX_POLICY_SOURCE_MTA_STS = 1,
+    /**
+     * The SecMX discovery (a SOR target).
+     */
+    SECMX_POLICY_SOURCE_SECMX = 2,
+    /**
+     * The learned level of the domain.
+     */
+    SECMX_POLICY_SOURCE_LEARNED = 3,
+    /**
+     * The local rules (the message's class).
+     */
+    SECMX_POLICY_SOURCE_LOCAL = 4,
+    /**
+     * A source this version of the C API does not map.
+     */
+    SECMX_POLICY_SOURCE_OTHER = 255,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum secmx_policy_source secmx_policy_source;
+#else
+typedef uint32_t secmx_policy_source;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What an attempt reports, in [`secmx_attempt_outcome`] (one step of the
+ * session, in session order).
+ */
+enum secmx_outcome_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * No TCP connection to any of the addresses: temporary.
+     */
+    SECMX_OUTCOME_KIND_CONNECT_FAILED = 0,
+    /**
+     * The greeting (`reply_*`); a `4xx`/`5xx` one, or EHLO refused, ends
+     * the attempt.
+     */
+    SECMX_OUTCOME_KIND_GREETING = 1,
+    /**
+     * The EHLO capabilities: `tls` (sent over TLS), `requiretls`
+     * (REQUIRETLS offered).
+     */
+    SECMX_OUTCOME_KIND_CAPABILITIES = 2,
+    /**
+     * STARTTLS was not offered.
+     */
+    SECMX_OUTCOME_KIND_STARTTLS_NOT_OFFERED = 3,
+    /**
+     * STARTTLS was answered with something else than `220` (`reply_*`).
+     */
+    SECMX_OUTCOME_KIND_STARTTLS_REFUSED = 4,
+    /**
+     * The handshake finished: `tls_version`, `tls_cipher_suite`.
+     */
+    SECMX_OUTCOME_KIND_TLS_ESTABLISHED = 5,
+    /**
+     * The handshake failed: `cert_failure`.
+     */
+    SECMX_OUTCOME_KIND_HANDSHAKE_FAILED = 6,
+    /**
+     * Bytes after the `220` to STARTTLS (CVE-2021-38371).
+     */
+    SECMX_OUTCOME_KIND_INJECTION = 7,
+    /**
+     * The attempt needs REQUIRETLS and the server did not offer it.
+     */
+    SECMX_OUTCOME_KIND_REQUIRETLS_NOT_ADVERTISED = 8,
+    /**
+     * MAIL was refused (`reply_*`).
+     */
+    SECMX_OUTCOME_KIND_MAIL_REJECTED = 9,
+    /**
+     * The reply to RCPT for the attempt's recipient at
+     * `recipient_index` (`reply_*`).
+     */
+    SECMX_OUTCOME_KIND_RCPT = 10,
+    /**
+     * The reply after the data, or to a refused DATA/BDAT (`reply_*`).
+     */
+    SECMX_OUTCOME_KIND_DATA = 11,
+    /**
+     * `421` (`reply_*`).
+     */
+    SECMX_OUTCOME_KIND_SERVICE_CLOSING = 12,
+    /**
+     * A wait ran out (`timeout`).
+     */
+    SECMX_OUTCOME_KIND_TIMEOUT = 13,
+    /**
+     * The connection ended unexpectedly.
+     */
+    SECMX_OUTCOME_KIND_CONNECTION_LOST = 14,
+    /**
+     * The server broke the protocol.
+     */
+    SECMX_OUTCOME_KIND_PROTOCOL_ERROR = 15,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum secmx_outcome_kind secmx_outcome_kind;
+#else
+typedef uint32_t secmx_outcome_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Why a handshake failed, in [`secmx_attempt_outcome`]. Every value but
+ * `HANDSHAKE` blames the certificate, which under a required check is a
+ * definitive failure of that target.
+ */
+enum secmx_cert_failure
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * The handshake failed for a reason other than the certificate.
+     */
+    SECMX_CERT_FAILURE_HANDSHAKE = 0,
+    /**
+     * No reference name matches the certificate.
+     */
+    SECMX_CERT_FAILURE_HOST_MISMATCH = 1,
+    /**
+     * The certificate is outside its validity period.
+     */
+    SECMX_CERT_FAILURE_EXPIRED = 2,
+    /**
+     * The chain leads to no trusted anchor.
+     */
+    SECMX_CERT_FAILURE_NOT_TRUSTED = 3,
+    /**
+     * DANE: no usable TLSA record matches the chain.
+     */
+    SECMX_CERT_FAILURE_TLSA_MISMATCH = 4,
+    /**
+     * DANE: the TLSA RRset is broken.
+     */
+    SECMX_CERT_FAILURE_TLSA_INVALID = 5,
+    /**
+     * DANE is required but there are no authenticated TLSA records.
+     */
+    SECMX_CERT_FAILURE_DANE_REQUIRED = 6,
+    /**
+     * A signature does not verify.
+     */
+    SECMX_CERT_FAILURE_BAD_SIGNATURE = 7,
+    /**
+     * Any other certificate defect.
+     */
+    SECMX_CERT_FAILURE_INVALID = 8,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum secmx_cert_failure secmx_cert_failure;
+#else
+typedef uint32_t secmx_cert_failure;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Which wait ran out, in [`secmx_attempt_outcome`] (RFC 5321
+ * §4.5.3.2). Every time-out is a temporary failure; the kind is kept
+ * for the record.
+ */
+enum secmx_timeout_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * The `220` greeting.
+     */
+    SECMX_TIMEOUT_KIND_GREETING = 0,
+    /**
+     * The reply to a command (recorded as the reply to EHLO).
+     */
+    SECMX_TIMEOUT_KIND_COMMAND = 1,
+    /**
+     * The TLS handshake.
+     */
+    SECMX_TIMEOUT_KIND_TLS_HANDSHAKE = 2,
+    /**
+     * The data, or the reply after it.
+     */
+    SECMX_TIMEOUT_KIND_DATA = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum secmx_timeout_kind secmx_timeout_kind;
+#else
+typedef uint32_t secmx_timeout_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What to do after a report.
+ */
+enum secmx_progress
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Go on with this attempt.
+     */
+    SECMX_PROGRESS_CONTINUE = 0,
+    /**
+     * This attempt is over: quit its session (do not send the message on
+     * it) and call [`secmx_plan_next_attempt`].
+     */
+    SECMX_PROGRESS_ATTEMPT_OVER = 1,
+    /**
+     * Every recipient has a verdict: quit the session.
+     */
+    SECMX_PROGRESS_FINISHED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum secmx_progress secmx_progress;
+#else
+typedef uint32_t secmx_progress;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The outcome for one recipient, in [`secmx_verdict`].
+ */
+enum secmx_verdict_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * The server took the message.
+     */
+    SECMX_VERDICT_KIND_DELIVERED = 1,
+    /**
+     * Not now: keep it queued and try again later.
+     */
+    SECMX_VERDICT_KIND_DEFER = 2,
+    /**
+     * Never: return it to the sender ([`secmx_plan_dsn`]).
+     */
+    SECMX_VERDICT_KIND_BOUNCE = 3,
+    /**
+     * A verdict this version of the C API does not map.
+     */
+    SECMX_VERDICT_KIND_OTHER = 255,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum secmx_verdict_kind secmx_verdict_kind;
+#else
+typedef uint32_t secmx_verdict_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Why a message was deferred or bounced, in [`secmx_verdict`].
+ */
+enum secmx_verdict_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Delivered.
+     */
+    SECMX_VERDICT_REASON_NONE = 0,
+    /**
+     * The receiving server's reply decided (`reply_*`).
+     */
+    SECMX_VERDICT_REASON_REPLY = 1,
+    /**
+     * No receiver takes it over TLS with the required check (`5.7.4`).
+     */
+    SECMX_VERDICT_REASON_NO_SECURE_RECEIVER = 2,
+    /**
+     * No hop takes the REQUIRETLS message (`5.7.30`).
+     */
+    SECMX_VERDICT_REASON_REQUIRETLS_NOT_SUPPORTED = 3,
+    /**
+     * Null MX (`5.1.10`, RFC 7505).
+     */
+    SECMX_VERDICT_REASON_NULL_MX = 4,
+    /**
+     * The domain does not exist (`5.1.2`).
+     */
+    SECMX_VERDICT_REASON_NXDOMAIN = 5,
+    /**
+     * No usable mail route (`5.4.4`).
+     */
+    SECMX_VERDICT_REASON_NO_ROUTE = 6,
+    /**
+     * A DNS look-up failed temporarily.
+     */
+    SECMX_VERDICT_REASON_DNS_INDETERMINATE = 7,
+    /**
+     * Delivering below the domain's learned level would be a downgrade.
+     */
+    SECMX_VERDICT_REASON_DOWNGRADE_REFUSED = 8,
+    /**
+     * MTA-STS `enforce`: no allowed host took it.
+     */
+    SECMX_VERDICT_REASON_MTA_STS = 9,
+    /**
+     * DANE authentication or its TLSA look-up failed.
+     */
+    SECMX_VERDICT_REASON_DANE = 10,
+    /**
+     * No server could be reached.
+     */
+    SECMX_VERDICT_REASON_UNREACHABLE = 11,
+    /**
+     * TLS failed for a temporary reason.
+     */
+    SECMX_VERDICT_REASON_TLS_FAILED = 12,
+    /**
+     * The servers refused the session.
+     */
+    SECMX_VERDICT_REASON_SESSION_REJECTED = 13,
+    /**
+     * A reason this version of the C API does not map (`reason_text`).
+     */
+    SECMX_VERDICT_REASON_OTHER = 255,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum secmx_verdict_reason secmx_verdict_reason;
+#else
+typedef uint32_t secmx_verdict_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * What a [`secmx_server_event`] reports.
  */
 enum secmx_server_event_kind
@@ -631,38 +1211,6 @@ typedef uint32_t secmx_server_close_reason;
 #endif // __cplusplus
 
 /**
- * How much a client session insists on TLS; passed as a `uint32_t` to
- * [`secmx_client_new`].
- */
-enum secmx_tls_requirement
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-    /**
-     * Never send STARTTLS.
-     */
-    SECMX_TLS_REQUIREMENT_NONE = 0,
-    /**
-     * STARTTLS when offered; go on in clear when it is not, with a
-     * `SECMX_CLIENT_EVENT_TLS_SKIPPED` event. A failed handshake ends the
-     * session: retry in clear on a new connection if policy allows.
-     */
-    SECMX_TLS_REQUIREMENT_OPPORTUNISTIC = 1,
-    /**
-     * STARTTLS or nothing: no byte of the envelope is sent in clear.
-     */
-    SECMX_TLS_REQUIREMENT_REQUIRED = 2,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum secmx_tls_requirement secmx_tls_requirement;
-#else
-typedef uint32_t secmx_tls_requirement;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
  * How a server treats clients without TLS; passed as a `uint32_t` to
  * [`secmx_server_new`].
  */
@@ -820,6 +1368,19 @@ typedef struct secmx_discovery secmx_discovery;
  * that event's `_free` function.
  */
 typedef struct secmx_event_storage secmx_event_storage;
+
+/**
+ * The delivery plan of one message to one recipient domain. Opaque;
+ * owned by the caller from [`secmx_plan_new`] until [`secmx_plan_free`].
+ */
+typedef struct secmx_plan secmx_plan;
+
+/**
+ * The local rules. Opaque; owned by the caller from
+ * [`secmx_rules_new_toml`] until [`secmx_rules_free`]. Immutable: may be
+ * shared by threads.
+ */
+typedef struct secmx_rules secmx_rules;
 
 /**
  * A server session: one SMTP connection from the receiving side. Opaque;
@@ -1017,6 +1578,187 @@ typedef struct secmx_ip_address {
 } secmx_ip_address;
 
 /**
+ * The class of a message, from [`secmx_rules_classify`].
+ */
+typedef struct secmx_classification {
+    /**
+     * How the message must travel.
+     */
+    secmx_class class_;
+    /**
+     * Why.
+     */
+    secmx_class_reason reason;
+    /**
+     * `SECMX_CLASS_REASON_RULE`: the rule's place among the `[[rule]]`
+     * tables, from 0; otherwise 0.
+     */
+    size_t rule_index;
+} secmx_classification;
+
+/**
+ * One attempt of a plan, from [`secmx_plan_next_attempt`]. Its strings
+ * are borrowed from the plan.
+ */
+typedef struct secmx_attempt {
+    /**
+     * Names the attempt in reports.
+     */
+    size_t id;
+    /**
+     * The host to connect to, and the name its certificate must match
+     * (the `server_name` of `secmx_client_new`).
+     */
+    const char *host;
+    /**
+     * The port.
+     */
+    uint16_t port;
+    /**
+     * How many addresses (IPv6 first): try them in turn with
+     * [`secmx_plan_attempt_address`]; when none answers, report
+     * `SECMX_OUTCOME_KIND_CONNECT_FAILED`.
+     */
+    size_t address_count;
+    /**
+     * SOR or MX host.
+     */
+    secmx_attempt_role role;
+    /**
+     * The `tls_requirement` for `secmx_client_new`.
+     */
+    secmx_tls_requirement tls_requirement;
+    /**
+     * The certificate check the handshake must pass.
+     */
+    secmx_cert_check cert_check;
+    /**
+     * Send with `SECMX_MAIL_REQUIRETLS`; the server must offer
+     * REQUIRETLS after TLS.
+     */
+    bool require_tls;
+    /**
+     * SOR targets: the `SECMX_CONVENTION_*` bits that named it.
+     */
+    uint32_t conventions;
+    /**
+     * What decided the requirement and check.
+     */
+    secmx_policy_source policy;
+    /**
+     * The clear-text retry of an MX host after a failed handshake.
+     */
+    bool cleartext_retry;
+    /**
+     * The route to the target was DNSSEC-authenticated.
+     */
+    bool authenticated;
+    /**
+     * How many of the plan's recipients go in this attempt:
+     * [`secmx_plan_attempt_recipient`] names them, in the order to send.
+     */
+    size_t recipient_count;
+} secmx_attempt;
+
+/**
+ * One step of an attempt, for [`secmx_plan_report`]. Filled by the
+ * caller; fields that do not apply to `kind` are ignored (zero them).
+ */
+typedef struct secmx_attempt_outcome {
+    /**
+     * What happened.
+     */
+    secmx_outcome_kind kind;
+    /**
+     * The reply code (200–599) for the kinds with `reply_*`.
+     */
+    uint16_t reply_code;
+    /**
+     * The reply's enhanced status code (`"5.7.1"`), or NULL or `""`.
+     */
+    const char *reply_enhanced;
+    /**
+     * The reply's text, or NULL for none.
+     */
+    const char *reply_text;
+    /**
+     * `RCPT`: the recipient's place in the attempt's recipients.
+     */
+    size_t recipient_index;
+    /**
+     * `CAPABILITIES`: sent over TLS.
+     */
+    bool tls;
+    /**
+     * `CAPABILITIES`: REQUIRETLS offered.
+     */
+    bool requiretls;
+    /**
+     * `TLS_ESTABLISHED`: the TLS version (0x0303, 0x0304).
+     */
+    uint16_t tls_version;
+    /**
+     * `TLS_ESTABLISHED`: the IANA number of the cipher suite.
+     */
+    uint16_t tls_cipher_suite;
+    /**
+     * `HANDSHAKE_FAILED`: why.
+     */
+    secmx_cert_failure cert_failure;
+    /**
+     * `TIMEOUT`: which wait.
+     */
+    secmx_timeout_kind timeout;
+} secmx_attempt_outcome;
+
+/**
+ * The verdict for one recipient, from [`secmx_plan_verdict`]. String
+ * fields are never NULL and are borrowed from the plan.
+ */
+typedef struct secmx_verdict {
+    /**
+     * Delivered, defer or bounce.
+     */
+    secmx_verdict_kind kind;
+    /**
+     * The status class (2, 4 or 5, RFC 3463), subject and detail.
+     */
+    uint8_t status_class;
+    /**
+     * The status subject.
+     */
+    uint16_t status_subject;
+    /**
+     * The status detail.
+     */
+    uint16_t status_detail;
+    /**
+     * The status as text (`"5.7.4"`).
+     */
+    const char *status;
+    /**
+     * Why.
+     */
+    secmx_verdict_reason reason;
+    /**
+     * Why, in words, or `""` when delivered.
+     */
+    const char *reason_text;
+    /**
+     * The host that took, refused or deferred it, or `""`.
+     */
+    const char *host;
+    /**
+     * The reply that decided, or 0.
+     */
+    uint16_t reply_code;
+    /**
+     * Its text, control characters escaped, or `""`.
+     */
+    const char *reply_text;
+} secmx_verdict;
+
+/**
  * One server event, filled by [`secmx_server_poll_event`].
  *
  * Fields that do not apply to the `kind` are 0, `false`, NULL (`data`,
@@ -1145,7 +1887,7 @@ typedef struct secmx_server_event {
 /**
  * Every code, in number order.
  */
-#define secmx_result_ALL { secmx_result_Ok, secmx_result_NullParameter, secmx_result_InvalidArgument, secmx_result_BufferTooSmall, secmx_result_Nothing, secmx_result_SessionClosed, secmx_result_ProtocolError, secmx_result_TlsError, secmx_result_ConfigError, secmx_result_Panic, secmx_result_NotReady, secmx_result_IoError, secmx_result_InvalidAddress, secmx_result_StarttlsFailed, secmx_result_Timeout, secmx_result_ConnectionLost, secmx_result_MessageTooBig, secmx_result_ExtensionNotOffered, secmx_result_RequiretlsWithoutTls, secmx_result_DnsResponseIgnored, secmx_result_InvalidDomain, }
+#define secmx_result_ALL { secmx_result_Ok, secmx_result_NullParameter, secmx_result_InvalidArgument, secmx_result_BufferTooSmall, secmx_result_Nothing, secmx_result_SessionClosed, secmx_result_ProtocolError, secmx_result_TlsError, secmx_result_ConfigError, secmx_result_Panic, secmx_result_NotReady, secmx_result_IoError, secmx_result_InvalidAddress, secmx_result_StarttlsFailed, secmx_result_Timeout, secmx_result_ConnectionLost, secmx_result_MessageTooBig, secmx_result_ExtensionNotOffered, secmx_result_RequiretlsWithoutTls, secmx_result_DnsResponseIgnored, secmx_result_InvalidDomain, secmx_result_UnknownAttempt, secmx_result_TlsNotEstablished, secmx_result_RequiretlsNotConfirmed, secmx_result_NoSuchRecipient, secmx_result_NullSender, }
 
 #ifdef __cplusplus
 extern "C" {
@@ -1757,6 +2499,264 @@ secmx_result secmx_discovered_address(const struct secmx_discovered *result,
  * `buf` points to `len` writable bytes; `out_len` to a writable `size_t`.
  */
 secmx_result secmx_result_text(uint32_t code, char *buf, size_t len, size_t *out_len);
+
+/**
+ * Loads the local rules from their TOML text (`len` bytes of UTF-8; the
+ * format is that of `secmx_policy::rules`: `default`,
+ * `honor_tls_required_no` and `[[rule]]` tables). The bytes are read
+ * during the call only.
+ *
+ * On success `*out` holds an owned pointer; free it with
+ * [`secmx_rules_free`]. On failure `*out` is NULL:
+ * `SECMX_RESULT_CONFIG_ERROR` for bad TOML, an unknown key or a bad
+ * value, whose message (`"line L, column C: what"`) is written to
+ * `error_buf` when it is not NULL, NUL-terminated and cut to
+ * `error_len` bytes (256 is plenty); `SECMX_RESULT_INVALID_ARGUMENT` for
+ * text that is not UTF-8.
+ *
+ * # Safety
+ *
+ * `text` points to `len` readable bytes; `error_buf` is NULL or points
+ * to `error_len` writable bytes; `out` points to a writable pointer.
+ */
+secmx_result secmx_rules_new_toml(const uint8_t *text,
+                                  size_t len,
+                                  char *error_buf,
+                                  size_t error_len,
+                                  struct secmx_rules **out);
+
+/**
+ * Releases rules from [`secmx_rules_new_toml`]. NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `rules` is NULL or an owned pointer not yet freed; it is not used
+ * again.
+ */
+void secmx_rules_free(struct secmx_rules *rules);
+
+/**
+ * Classifies a message for one recipient domain, written to `*out`.
+ *
+ * - `requiretls`: `REQUIRETLS` was on `MAIL FROM` (RFC 8689 §4): the
+ *   class is REQUIRETLS whatever the rules say.
+ * - `sender_domain`: the domain of the reverse-path; NULL for the null
+ *   reverse-path (`MAIL FROM:<>`).
+ * - `recipient_domain`: the recipient domain being planned for.
+ * - `headers`: the message's header section, `headers_len` bytes (the
+ *   whole message works too: reading stops at the first empty line).
+ *
+ * # Safety
+ *
+ * `rules` is live; the domains are NULL (the sender's only) or
+ * NUL-terminated; `headers` points to `headers_len` readable bytes;
+ * `out` points to a writable [`secmx_classification`].
+ */
+secmx_result secmx_rules_classify(const struct secmx_rules *rules,
+                                  bool requiretls,
+                                  const char *sender_domain,
+                                  const char *recipient_domain,
+                                  const uint8_t *headers,
+                                  size_t headers_len,
+                                  struct secmx_classification *out);
+
+/**
+ * The delivery plan of a message of class `class` (a [`secmx_class`])
+ * for `recipients` recipients (1 or more) of the domain `discovered`
+ * found. Attempts: the SOR targets in merge order, then the MX hosts in
+ * preference order, each with its TLS requirement and certificate check.
+ *
+ * - `now_unix`: now, in unix seconds (kept with the verdicts).
+ * - `flags`: `SECMX_PLAN_*` bits (0 for the defaults).
+ *
+ * The plan copies what it needs: `discovered` may be freed afterwards.
+ * On success `*out` holds an owned pointer; free it with
+ * [`secmx_plan_free`]. On failure `*out` is NULL:
+ * `SECMX_RESULT_INVALID_ARGUMENT` for an unknown class or flag, or no
+ * recipients.
+ *
+ * # Safety
+ *
+ * `discovered` is live; `out` points to a writable pointer.
+ */
+secmx_result secmx_plan_new(const struct secmx_discovered *discovered,
+                            uint32_t class_,
+                            size_t recipients,
+                            uint64_t now_unix,
+                            uint32_t flags,
+                            struct secmx_plan **out);
+
+/**
+ * Releases a plan from [`secmx_plan_new`]; every string borrowed from it
+ * dies with it. NULL is a no-op.
+ *
+ * # Safety
+ *
+ * `plan` is NULL or an owned pointer not yet freed; it is not used
+ * again.
+ */
+void secmx_plan_free(struct secmx_plan *plan);
+
+/**
+ * The next attempt to make, written to `*out`: call it at the start and
+ * after `SECMX_PROGRESS_ATTEMPT_OVER` (an attempt still under way is
+ * given up, a temporary failure). `SECMX_RESULT_NOTHING` when the plan
+ * is finished or has nothing more to try (the verdicts are then all
+ * given). The strings are borrowed from the plan.
+ *
+ * # Safety
+ *
+ * `plan` is live; `out` points to a writable [`secmx_attempt`].
+ */
+secmx_result secmx_plan_next_attempt(struct secmx_plan *plan, struct secmx_attempt *out);
+
+/**
+ * The address at `index` of the attempt `attempt_id` (IPv6 first),
+ * written to `*out`; its text is borrowed from the plan.
+ * `SECMX_RESULT_UNKNOWN_ATTEMPT` for an attempt not handed out,
+ * `SECMX_RESULT_INVALID_ARGUMENT` for an index past the end.
+ *
+ * # Safety
+ *
+ * `plan` is live; `out` points to a writable [`secmx_ip_address`].
+ */
+secmx_result secmx_plan_attempt_address(const struct secmx_plan *plan,
+                                        size_t attempt_id,
+                                        size_t index,
+                                        struct secmx_ip_address *out);
+
+/**
+ * The plan's recipient (an index into the caller's recipients of this
+ * domain, from 0) at place `index` of the attempt `attempt_id`, written
+ * to `*out`. Send to the attempt's recipients in this order: the
+ * `recipient_index` of RCPT events and outcomes is the place.
+ * `SECMX_RESULT_UNKNOWN_ATTEMPT`, or `SECMX_RESULT_NO_SUCH_RECIPIENT`
+ * for an index past the end.
+ *
+ * # Safety
+ *
+ * `plan` is live; `out` points to a writable `size_t`.
+ */
+secmx_result secmx_plan_attempt_recipient(const struct secmx_plan *plan,
+                                          size_t attempt_id,
+                                          size_t index,
+                                          size_t *out);
+
+/**
+ * Reports one step of the attempt `attempt_id` (see
+ * [`secmx_attempt_outcome`]); what to do next is written to
+ * `*out_progress`. Steps for an attempt that already ended are ignored
+ * (the progress still says where the plan stands).
+ *
+ * Refused, the plan unchanged: `SECMX_RESULT_UNKNOWN_ATTEMPT` (not
+ * handed out), `SECMX_RESULT_TLS_NOT_ESTABLISHED` and
+ * `SECMX_RESULT_REQUIRETLS_NOT_CONFIRMED` (the message must not go on
+ * this session: quit it), `SECMX_RESULT_NO_SUCH_RECIPIENT`,
+ * `SECMX_RESULT_INVALID_ARGUMENT` (an unknown kind, failure or time-out
+ * number, a reply code outside 200–599, a malformed enhanced code).
+ *
+ * # Safety
+ *
+ * `plan` is live; `outcome` points to a readable
+ * [`secmx_attempt_outcome`] whose strings are NULL or NUL-terminated;
+ * `out_progress` points to a writable [`secmx_progress`].
+ */
+secmx_result secmx_plan_report(struct secmx_plan *plan,
+                               size_t attempt_id,
+                               const struct secmx_attempt_outcome *outcome,
+                               secmx_progress *out_progress);
+
+/**
+ * Reports an event polled from the attempt's `secmx_client` (before its
+ * [`secmx_client_event_free`](crate::client::secmx_client_event_free)),
+ * as [`secmx_plan_report`] does with a typed outcome.
+ * `SECMX_RESULT_NOTHING` (and `*out_progress` = `CONTINUE`) for events
+ * that say nothing to the plan: `READY`, `NO_RECIPIENTS_ACCEPTED`, a
+ * `CLOSED` after QUIT. A `CLOSED` by a TLS error counts as a handshake
+ * failure not blamed on the certificate (a deferral; see the module
+ * docs). `SECMX_RESULT_INVALID_ARGUMENT` for an empty (`NONE`) event.
+ *
+ * # Safety
+ *
+ * `plan` is live; `event` points to an event filled by
+ * `secmx_client_poll_event` and not freed; `out_progress` points to a
+ * writable [`secmx_progress`].
+ */
+secmx_result secmx_plan_report_client_event(struct secmx_plan *plan,
+                                            size_t attempt_id,
+                                            const struct secmx_client_event *event,
+                                            secmx_progress *out_progress);
+
+/**
+ * Whether every recipient has a verdict. `false` for an invalid pointer.
+ *
+ * # Safety
+ *
+ * `plan` is NULL or live.
+ */
+bool secmx_plan_is_finished(const struct secmx_plan *plan);
+
+/**
+ * The verdict for recipient `index` (the caller's order, from 0),
+ * written to `*out`; its strings are borrowed from the plan.
+ * `SECMX_RESULT_NOT_READY` when it has none yet,
+ * `SECMX_RESULT_NO_SUCH_RECIPIENT` for an index past the end.
+ *
+ * # Safety
+ *
+ * `plan` is live; `out` points to a writable [`secmx_verdict`].
+ */
+secmx_result secmx_plan_verdict(const struct secmx_plan *plan,
+                                size_t index,
+                                struct secmx_verdict *out);
+
+/**
+ * The DSN (RFC 3464) for the recipients of this plan that bounced, and
+ * with `include_delayed` also those deferred (`Action: delayed`), copied
+ * whole into `buf` (CRLF line ends, not dot-stuffed; send it with the
+ * null reverse-path `MAIL FROM:<>` to `sender`), its length in
+ * `*out_len`; `*out_flags` (may be NULL) gets the `SECMX_DSN_*` bits.
+ *
+ * - `reporting_mta`: this MTA's host name.
+ * - `sender`: the original reverse-path, without angle brackets (`""`
+ *   for the null one, which gets `SECMX_RESULT_NULL_SENDER`: no DSN
+ *   about a DSN).
+ * - `token`: unique per DSN (the queue id and a counter): the
+ *   Message-ID is `<token@reporting_mta>`.
+ * - `recipients`: the addresses of the plan's recipients, in the plan's
+ *   order, `recipients_len` of them (as many as the plan has).
+ * - `original`: the message as queued, `original_len` bytes; a DSN for a
+ *   REQUIRETLS message returns only its header (RFC 8689 §5).
+ * - `now_unix`: the `Date`, in unix seconds.
+ *
+ * `SECMX_RESULT_NOTHING` when no recipient is to be reported (delivered
+ * or without a verdict); `SECMX_RESULT_BUFFER_TOO_SMALL` with the size
+ * needed in `*out_len` (the same arguments give the same bytes);
+ * `SECMX_RESULT_INVALID_ARGUMENT` for a count that is not the plan's or a
+ * field that cannot be written into a header (CR, LF, `<`, `>` in an
+ * address, a host name that is not a DNS name).
+ *
+ * # Safety
+ *
+ * `plan` is live; the strings are NUL-terminated; `recipients` points to
+ * `recipients_len` such strings; `original` to `original_len` readable
+ * bytes; `buf` to `len` writable bytes; `out_len` to a writable
+ * `size_t`; `out_flags` is NULL or writable.
+ */
+secmx_result secmx_plan_dsn(const struct secmx_plan *plan,
+                            const char *reporting_mta,
+                            const char *sender,
+                            const char *token,
+                            const char *const *recipients,
+                            size_t recipients_len,
+                            bool include_delayed,
+                            const uint8_t *original,
+                            size_t original_len,
+                            uint64_t now_unix,
+                            uint8_t *buf,
+                            size_t len,
+                            size_t *out_len,
+                            uint32_t *out_flags);
 
 /**
  * A server session for a connection just accepted; its greeting

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | 0–99 | every call, and the SMTP sessions and TLS configurations |
 //! | 100–199 | discovery (DNS) |
-//! | 200–299 | reserved for the policy engine |
+//! | 200–299 | the policy engine (rules, plans, DSNs) |
 //!
 //! A code is passed to C as a `uint32_t`-sized enum; a code passed back
 //! into [`secmx_result_text`] is a plain `uint32_t`, so an unknown number
@@ -84,11 +84,27 @@ pub enum secmx_result {
     /// The discovery's domain is not a valid domain name, or too long for
     /// the names derived from it.
     InvalidDomain = 101,
+    /// The plan has no attempt with this id, or has not handed it out
+    /// yet with `secmx_plan_next_attempt`.
+    UnknownAttempt = 200,
+    /// The report would put the message on a connection without TLS where
+    /// the attempt requires it (MAIL, RCPT or data before TLS): refused,
+    /// the plan is unchanged. Quit the session.
+    TlsNotEstablished = 201,
+    /// The report would put a REQUIRETLS message on a session whose
+    /// server did not offer REQUIRETLS after TLS (RFC 8689 §4.2.1):
+    /// refused, the plan is unchanged. Quit the session.
+    RequiretlsNotConfirmed = 202,
+    /// A recipient index beyond the attempt's (or the plan's) recipients.
+    NoSuchRecipient = 203,
+    /// The original sender is null: no DSN is ever sent about a DSN
+    /// (RFC 5321 §4.5.5, RFC 3461 §6.2).
+    NullSender = 204,
 }
 
 impl secmx_result {
     /// Every code, in number order.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 26] = [
         Self::Ok,
         Self::NullParameter,
         Self::InvalidArgument,
@@ -110,6 +126,11 @@ impl secmx_result {
         Self::RequiretlsWithoutTls,
         Self::DnsResponseIgnored,
         Self::InvalidDomain,
+        Self::UnknownAttempt,
+        Self::TlsNotEstablished,
+        Self::RequiretlsNotConfirmed,
+        Self::NoSuchRecipient,
+        Self::NullSender,
     ];
 
     /// The code with this number, if there is one.
@@ -141,6 +162,13 @@ impl secmx_result {
             Self::RequiretlsWithoutTls => "REQUIRETLS needs a TLS session",
             Self::DnsResponseIgnored => "the DNS response answers no outstanding query",
             Self::InvalidDomain => "invalid domain name",
+            Self::UnknownAttempt => "no such attempt in this plan",
+            Self::TlsNotEstablished => "TLS is required on this attempt and was not established",
+            Self::RequiretlsNotConfirmed => {
+                "REQUIRETLS is required on this attempt and was not offered after TLS"
+            }
+            Self::NoSuchRecipient => "no such recipient",
+            Self::NullSender => "the original sender is null: no DSN is sent for it",
         }
     }
 }

@@ -13,7 +13,7 @@
 //! | SMTP client session | [`client`] | `secmx_client`, `secmx_client_event` |
 //! | SMTP server session | [`server`] | `secmx_server`, `secmx_server_event` |
 //! | discovery (DNS) | [`discovery`] | `secmx_discovery`, `secmx_discovered` |
-//! | policy engine | — (to come) | — |
+//! | policy engine | [`policy`] | `secmx_rules`, `secmx_plan`, `secmx_attempt`, `secmx_verdict` |
 //!
 //! # Conventions
 //!
@@ -82,15 +82,14 @@
 //! SECMX_UPDATE_HEADER=1 cargo test -p secmx-ffi --test header
 //! ```
 //!
-//! # The policy area, to come
+//! # The policy area
 //!
-//! The policy engine's C API will be one more module in the same shape: an
-//! opaque `secmx_policy` (owned, `_new` from its TOML rules / `_free`), a
-//! per-message `secmx_plan` built from a `const secmx_discovered *` and
-//! the message's envelope and headers, attempts read with accessor
-//! functions into caller structs, outcomes reported back with
-//! `now_ms`, and the verdict and DSN bytes copied out with the buffer
-//! rules above; its result codes take the reserved range 200–299.
+//! [`policy`]: `secmx_rules` (owned, from TOML) classifies a message;
+//! `secmx_plan` (owned) is built from a `const secmx_discovered *` and the
+//! class, hands out attempts into caller structs, takes outcomes (typed,
+//! or the client session's events as they are), and gives the verdicts
+//! and the DSN bytes with the buffer rules above. Its result codes take
+//! the range 200–299.
 
 #![allow(unsafe_code)] // the C boundary: every unsafe block states its contract
 #![deny(missing_docs)]
@@ -102,6 +101,7 @@ pub mod config;
 pub mod discovery;
 pub mod error;
 mod ffi;
+pub mod policy;
 pub mod server;
 
 pub use error::secmx_result;

@@ -39,6 +39,11 @@ fn result_numbers_are_stable() {
         (secmx_result::RequiretlsWithoutTls, 18),
         (secmx_result::DnsResponseIgnored, 100),
         (secmx_result::InvalidDomain, 101),
+        (secmx_result::UnknownAttempt, 200),
+        (secmx_result::TlsNotEstablished, 201),
+        (secmx_result::RequiretlsNotConfirmed, 202),
+        (secmx_result::NoSuchRecipient, 203),
+        (secmx_result::NullSender, 204),
     ];
     assert_eq!(table.len(), secmx_result::ALL.len());
     for (code, number) in table {

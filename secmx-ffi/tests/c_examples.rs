@@ -245,7 +245,10 @@ fn deliver_example_sends_a_message_through_starttls() {
 
 /// discover.c: a discovery on canned DNS responses finds a SOR by each of
 /// the four conventions (SECMX record, SRV, MX 51966, naming) and the MX
-/// host, with their addresses, and ignores a forged response.
+/// host, with their addresses, and ignores a forged response; then plans
+/// a secure only and a best effort message to the domain: the SORs first
+/// with TLS required (`verify` under SOS, `encrypt` under BES unless the
+/// SECMX record's certificate flag raises it), then the MX host.
 #[test]
 fn discover_example_prints_the_discovered_receivers() {
     let prefix = Prefix::new();
@@ -273,6 +276,20 @@ host mail.example.test a=answer aaaa=answer authenticated=yes: 192.0.2.25 2001:d
 host sor-mx.example.test a=answer aaaa=nodata authenticated=yes: 192.0.2.40
 host sor1.example.test a=answer aaaa=answer authenticated=yes: 192.0.2.10 2001:db8::10
 indeterminate: no
+plan secure only:
+  1. sor1.example.test:25 sor tls=required check=verify addresses: 2001:db8::10 192.0.2.10
+  2. sor2.example.test:2525 sor tls=required check=verify addresses: 192.0.2.20
+  3. sor-mx.example.test:25 sor tls=required check=verify addresses: 192.0.2.40
+  4. secmx.example.test:25 sor tls=required check=verify addresses: 192.0.2.30
+  5. mail.example.test:25 mx tls=required check=verify addresses: 2001:db8::25 192.0.2.25
+  verdict: defer 4.4.1 (no mail server could be reached)
+plan best effort:
+  1. sor1.example.test:25 sor tls=required check=verify addresses: 2001:db8::10 192.0.2.10
+  2. sor2.example.test:2525 sor tls=required check=encrypt addresses: 192.0.2.20
+  3. sor-mx.example.test:25 sor tls=required check=encrypt addresses: 192.0.2.40
+  4. secmx.example.test:25 sor tls=required check=encrypt addresses: 192.0.2.30
+  5. mail.example.test:25 mx tls=opportunistic check=encrypt addresses: 2001:db8::25 192.0.2.25
+  verdict: defer 4.4.1 (no mail server could be reached)
 ";
     let version = format!("secmx {}\n", env!("CARGO_PKG_VERSION"));
     assert_eq!(stdout, version + expected);
