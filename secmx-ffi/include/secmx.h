@@ -1,6 +1,6 @@
 /*
- * secmx.h: the C API of SecMX (sans-IO SMTP with STARTTLS, and SecMX
- * discovery). See secmx-ffi/README.md for the run loops and ownership rules.
+ * secmx.h: the C API of SecMX (sans-IO SMTP with STARTTLS, SecMX
+ * discovery and the policy engine). See secmx-ffi/README.md for the run loops and ownership rules.
  * SPDX-License-Identifier: MIT OR Apache-2.0
  */
 

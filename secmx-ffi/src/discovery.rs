@@ -201,7 +201,6 @@ pub struct secmx_discovered {
 /// strings its accessors hand out.
 pub(crate) struct DiscoveredResult {
     /// The whole result, for the policy engine.
-    #[allow(dead_code)] // read by the policy area's C API once it exists
     pub(crate) result: Discovered,
     domain: CString,
     sors: Vec<CString>,
