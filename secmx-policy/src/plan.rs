@@ -165,7 +165,6 @@
 mod build;
 mod outcome;
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -745,6 +744,21 @@ struct Slot {
     end: Option<AttemptEnd>,
 }
 
+impl Slot {
+    /// A slot for an attempt not handed out yet.
+    fn planned(attempt: Attempt) -> Self {
+        Self {
+            attempt,
+            state: SlotState::Planned,
+            stage: Stage::Connect,
+            tls: None,
+            requiretls: false,
+            accepted: Vec::new(),
+            end: None,
+        }
+    }
+}
+
 enum Step {
     Continue,
     End(AttemptEnd),
@@ -760,7 +774,13 @@ pub struct Plan {
     route: Route,
     sor_indeterminate: bool,
     slots: Vec<Slot>,
-    queue: VecDeque<usize>,
+    /// How many slots the plan was built with (later ones are clear-text
+    /// retries).
+    built: usize,
+    /// The next built slot to hand out.
+    next_built: usize,
+    /// Retries to hand out before it; the last one first.
+    retries: Vec<usize>,
     active: Option<usize>,
     notes: Vec<Note>,
     verdicts: Vec<Option<Verdict>>,
@@ -785,7 +805,7 @@ impl Plan {
             learned: inputs.learned,
             sts: inputs.mta_sts.filter(|p| p.mode != MtaStsMode::None),
         };
-        let (attempts, mut notes) = build::build(&cx);
+        let (slots, mut notes) = build::build(&cx);
         let sor_indeterminate = discovered.sor_indeterminate();
         if sor_indeterminate {
             notes.push(Note::SorLookupIndeterminate);
@@ -800,18 +820,6 @@ impl Plan {
             }
             _ => Route::Unroutable,
         };
-        let slots: Vec<Slot> = attempts
-            .into_iter()
-            .map(|attempt| Slot {
-                attempt,
-                state: SlotState::Planned,
-                stage: Stage::Connect,
-                tls: None,
-                requiretls: false,
-                accepted: Vec::new(),
-                end: None,
-            })
-            .collect();
         let mut plan = Self {
             class,
             learned: inputs.learned,
@@ -819,7 +827,9 @@ impl Plan {
             cleartext_retry: inputs.config.cleartext_retry,
             route,
             sor_indeterminate,
-            queue: (0..slots.len()).collect(),
+            built: slots.len(),
+            next_built: 0,
+            retries: Vec::new(),
             slots,
             active: None,
             notes,
@@ -865,7 +875,7 @@ impl Plan {
             .filter(|(_, v)| v.is_none())
             .map(|(i, _)| i)
             .collect();
-        let i = self.queue.pop_front()?;
+        let i = self.pop_queue()?;
         let slot = self.slots.get_mut(i)?;
         slot.state = SlotState::Active;
         slot.attempt.recipients = pending;
@@ -934,6 +944,25 @@ impl Plan {
         }
     }
 
+    /// The next slot to hand out: a pending retry, else the next built
+    /// slot.
+    fn pop_queue(&mut self) -> Option<usize> {
+        if let Some(i) = self.retries.pop() {
+            return Some(i);
+        }
+        let i = self.next_built;
+        if i < self.built {
+            self.next_built += 1;
+            Some(i)
+        } else {
+            None
+        }
+    }
+
+    fn queue_is_empty(&self) -> bool {
+        self.retries.is_empty() && self.next_built >= self.built
+    }
+
     fn end_slot(&mut self, i: usize, end: AttemptEnd) {
         if let Some(slot) = self.slots.get_mut(i) {
             slot.state = SlotState::Ended;
@@ -945,7 +974,7 @@ impl Plan {
     /// Gives the pending recipients their final verdict when nothing is
     /// left to try.
     fn settle(&mut self) {
-        if self.is_finished() || self.active.is_some() || !self.queue.is_empty() {
+        if self.is_finished() || self.active.is_some() || !self.queue_is_empty() {
             return;
         }
         let verdict = self.final_verdict();
@@ -1058,16 +1087,8 @@ impl Plan {
                     retry.tls = TlsRequirement::None;
                     retry.cleartext_retry = true;
                     retry.recipients = Vec::new();
-                    self.slots.push(Slot {
-                        attempt: retry,
-                        state: SlotState::Planned,
-                        stage: Stage::Connect,
-                        tls: None,
-                        requiretls: false,
-                        accepted: Vec::new(),
-                        end: None,
-                    });
-                    self.queue.push_front(self.slots.len() - 1);
+                    self.slots.push(Slot::planned(retry));
+                    self.retries.push(self.slots.len() - 1);
                 }
                 Ok(Step::End(AttemptEnd::Failed(Failure {
                     kind,
@@ -1200,14 +1221,18 @@ impl Plan {
     /// The verdict for recipients still pending when every attempt was
     /// made.
     fn final_verdict(&self) -> Verdict {
-        let failures: Vec<(&Slot, &Failure)> = self
-            .slots
-            .iter()
-            .filter_map(|s| match &s.end {
+        // The failed attempts in order, and the temporary failures among
+        // them (iterators, walked again where needed).
+        let failures = || {
+            self.slots.iter().filter_map(|s| match &s.end {
                 Some(AttemptEnd::Failed(f)) => Some((s, f)),
                 _ => None,
             })
-            .collect();
+        };
+        let temporary = || {
+            failures()
+                .filter(|(_, f)| f.kind == FailureKind::Temporary && f.cause != Cause::Abandoned)
+        };
         let skipped = |reason: SkipReason| {
             self.notes
                 .iter()
@@ -1225,20 +1250,14 @@ impl Plan {
         if self.sor_indeterminate || self.route == Route::Indeterminate {
             return defer(DNS_FAILURE, Reason::DnsIndeterminate, None, None);
         }
-        let temporary: Vec<&(&Slot, &Failure)> = failures
-            .iter()
-            .filter(|(_, f)| f.kind == FailureKind::Temporary && f.cause != Cause::Abandoned)
-            .collect();
-        let abandoned = failures.iter().any(|(_, f)| f.cause == Cause::Abandoned);
+        let abandoned = failures().any(|(_, f)| f.cause == Cause::Abandoned);
         let temp_skip = self
             .notes
             .iter()
             .any(|n| matches!(n, Note::Skipped { reason, .. } if reason.is_temporary()));
-        if !temporary.is_empty() || temp_skip || abandoned {
+        if temporary().next().is_some() || temp_skip || abandoned {
             let tls_by = |p: PolicySource| {
-                temporary
-                    .iter()
-                    .any(|(s, f)| s.attempt.policy == p && f.cause.is_tls())
+                temporary().any(|(s, f)| s.attempt.policy == p && f.cause.is_tls())
             };
             if let Some(learned) = self.learned
                 && (skipped(SkipReason::BelowLearnedLevel) || tls_by(PolicySource::Learned))
@@ -1257,12 +1276,7 @@ impl Plan {
                 return defer(EnhancedCode::SECURITY_TEMPORARY, Reason::Dane, None, None);
             }
             // The failure of the attempt that got furthest says most.
-            let Some((slot, f)) = temporary
-                .iter()
-                .copied()
-                .max_by_key(|(s, _)| s.stage)
-                .copied()
-            else {
+            let Some((slot, f)) = temporary().max_by_key(|(s, _)| s.stage) else {
                 let reason = if skipped(SkipReason::AddressLookupFailed) {
                     Reason::DnsIndeterminate
                 } else {
@@ -1300,8 +1314,7 @@ impl Plan {
         }
 
         // Every attempt failed for good.
-        let tls_failure = failures
-            .iter()
+        let tls_failure = failures()
             .rev()
             .find(|(_, f)| matches!(f.kind, FailureKind::NoTls | FailureKind::NoRequireTls));
         let requiretls_refused = self.class == Class::RequireTls
@@ -1325,8 +1338,7 @@ impl Plan {
                 remote_host: Some(s.attempt.host.clone()),
             };
         }
-        if let Some((s, f)) = failures
-            .iter()
+        if let Some((s, f)) = failures()
             .rev()
             .find(|(_, f)| f.kind == FailureKind::Permanent)
         {

@@ -4,9 +4,9 @@ use std::net::IpAddr;
 
 use secmx_core::client::TlsRequirement;
 use secmx_dns::hickory_proto::rr::Name;
-use secmx_dns::{Conventions, Discovered, MailRoute, Purpose};
+use secmx_dns::{Conventions, Discovered, MailRoute, MxHost, Purpose};
 
-use super::{Attempt, AttemptId, Note, PlanConfig, PolicySource, Role, SkipReason};
+use super::{Attempt, AttemptId, Note, PlanConfig, PolicySource, Role, SkipReason, Slot};
 use crate::learned::LearnedLevel;
 use crate::mta_sts::{MtaStsMode, MtaStsPolicy};
 use crate::types::{CertCheck, Class};
@@ -35,40 +35,63 @@ struct Target<'d> {
     authenticated: bool,
 }
 
-/// The attempts in order, and what was left out and why.
-pub(super) fn build(cx: &Context<'_>) -> (Vec<Attempt>, Vec<Note>) {
-    let d = cx.discovered;
-    let mut targets: Vec<Target<'_>> = Vec::with_capacity(d.sors.len() + 4);
-    for sor in &d.sors {
-        let implied = sor.conventions.iter().all(|c| {
+/// The SOR targets in merge order, then the MX hosts in preference order.
+fn targets(d: &Discovered) -> impl Iterator<Item = Target<'_>> + Clone {
+    let mx: &[MxHost] = match &d.mx {
+        MailRoute::Hosts(hosts) => hosts,
+        _ => &[],
+    };
+    let sors = d.sors.iter().map(|sor| Target {
+        name: &sor.host,
+        port: sor.port,
+        implied_port: sor.conventions.iter().all(|c| {
             matches!(
                 c,
                 secmx_dns::Convention::Mx51966 | secmx_dns::Convention::Naming
             )
-        });
-        targets.push(Target {
-            name: &sor.host,
-            port: sor.port,
-            implied_port: implied,
-            role: Role::Sor,
-            conventions: sor.conventions,
-            certificate_flag: sor.certificate_flag,
-            authenticated: sor.authenticated,
-        });
-    }
-    if let MailRoute::Hosts(hosts) = &d.mx {
-        for mx in hosts {
-            targets.push(Target {
-                name: &mx.host,
-                port: secmx_dns::limits::SMTP_PORT,
-                implied_port: true,
-                role: Role::Mx,
-                conventions: Conventions::new(),
-                certificate_flag: false,
-                authenticated: mx.authenticated,
-            });
+        }),
+        role: Role::Sor,
+        conventions: sor.conventions,
+        certificate_flag: sor.certificate_flag,
+        authenticated: sor.authenticated,
+    });
+    let hosts = mx.iter().map(|mx| Target {
+        name: &mx.host,
+        port: secmx_dns::limits::SMTP_PORT,
+        implied_port: true,
+        role: Role::Mx,
+        conventions: Conventions::new(),
+        certificate_flag: false,
+        authenticated: mx.authenticated,
+    });
+    sors.chain(hosts)
+}
+
+impl Target<'_> {
+    /// The port to connect to.
+    fn connect_port(&self, config: &PlanConfig) -> u16 {
+        match config.smtp_port {
+            Some(p) if self.implied_port => p,
+            _ => self.port,
         }
     }
+}
+
+/// Whether two names give the same [`host_string`]: the same labels,
+/// octet for octet (a final dot does not count).
+fn same_host(a: &Name, b: &Name) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (x, y) = (a.iter(), b.iter());
+    x.len() == y.len() && x.eq(y)
+}
+
+/// The attempts in order, as planned slots, and what was left out and
+/// why.
+pub(super) fn build(cx: &Context<'_>) -> (Vec<Slot>, Vec<Note>) {
+    let d = cx.discovered;
+    let all = targets(d);
 
     // TLSA look-ups that failed (RFC 7672 §2.2): rare, so the names are
     // only written out when there is one.
@@ -79,15 +102,10 @@ pub(super) fn build(cx: &Context<'_>) -> (Vec<Attempt>, Vec<Note>) {
         .map(|l| host_string(&l.name))
         .collect();
 
-    let mut attempts: Vec<Attempt> = Vec::with_capacity(targets.len());
+    let mut slots: Vec<Slot> = Vec::with_capacity(all.clone().count());
     let mut notes = Vec::new();
-    let mut seen: Vec<(String, u16)> = Vec::with_capacity(targets.len());
-    for t in targets {
-        let host = host_string(t.name);
-        let port = match cx.config.smtp_port {
-            Some(p) if t.implied_port => p,
-            _ => t.port,
-        };
+    for (i, t) in all.clone().enumerate() {
+        let port = t.connect_port(cx.config);
         let skip = |notes: &mut Vec<Note>, host: String, reason| {
             notes.push(Note::Skipped {
                 host,
@@ -96,11 +114,17 @@ pub(super) fn build(cx: &Context<'_>) -> (Vec<Attempt>, Vec<Note>) {
                 reason,
             });
         };
-        if seen.iter().any(|(h, p)| *h == host && *p == port) {
-            skip(&mut notes, host, SkipReason::Duplicate);
+        // One attempt per host and port: an earlier target with both makes
+        // this one a duplicate (whether or not that one was tried).
+        if all
+            .clone()
+            .take(i)
+            .any(|e| e.connect_port(cx.config) == port && same_host(e.name, t.name))
+        {
+            skip(&mut notes, host_string(t.name), SkipReason::Duplicate);
             continue;
         }
-        seen.push((host.clone(), port));
+        let host = host_string(t.name);
 
         let tlsa = d
             .tlsa(t.name, t.port)
@@ -216,8 +240,8 @@ pub(super) fn build(cx: &Context<'_>) -> (Vec<Attempt>, Vec<Note>) {
             }
         };
 
-        attempts.push(Attempt {
-            id: AttemptId(attempts.len()),
+        slots.push(Slot::planned(Attempt {
+            id: AttemptId(slots.len()),
             host,
             port,
             addresses,
@@ -231,13 +255,32 @@ pub(super) fn build(cx: &Context<'_>) -> (Vec<Attempt>, Vec<Note>) {
             cleartext_retry: false,
             authenticated: t.authenticated,
             recipients: Vec::new(),
-        });
+        }));
     }
-    (attempts, notes)
+    (slots, notes)
 }
 
-/// `host.example` from `host.example.` (names are lower case already).
+/// `host.example` from `host.example.` (names are lower case already):
+/// [`Name::to_ascii`] without the final dot.
 pub(super) fn host_string(name: &Name) -> String {
+    // Labels of letters, digits, `-` (not first) and `_` are written as
+    // they are; anything else takes hickory's escaping.
+    let plain = |label: &[u8]| {
+        label.first().is_some_and(|b| *b != b'-')
+            && label
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+    };
+    if name.iter().len() > 0 && name.iter().all(plain) {
+        let mut s = String::with_capacity(name.len());
+        for label in name.iter() {
+            if !s.is_empty() {
+                s.push('.');
+            }
+            s.extend(label.iter().map(|b| char::from(*b)));
+        }
+        return s;
+    }
     let mut s = name.to_ascii();
     if s.len() > 1 && s.ends_with('.') {
         s.pop();
@@ -283,4 +326,51 @@ fn addresses(d: &Discovered, name: &Name, config: &PlanConfig) -> Result<Vec<IpA
     } else {
         SkipReason::NoAddress
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `host_string` writes plain labels itself and leaves the rest to
+    /// hickory: either way the text is `Name::to_ascii` without the final
+    /// dot (RFC 1035 §5.1 presentation form).
+    #[test]
+    fn rfc1035_5_1_host_string_is_to_ascii_without_final_dot() {
+        let labels: [&[&[u8]]; 9] = [
+            &[b"mx", b"example", b"test"],
+            &[b"mx-1", b"example", b"test"],
+            &[b"_25", b"_tcp", b"mx", b"example"],
+            &[b"-mx", b"example"],
+            &[b"*", b"example"],
+            &[b"a.b", b"example"],
+            &[b"Mx", b"EXAMPLE"],
+            &[b"m x", b"example"],
+            &[&[0xc3, 0xa9], b"example"],
+        ];
+        for l in labels {
+            for fqdn in [true, false] {
+                let mut name = Name::from_labels(l.iter().copied()).expect("valid labels");
+                name.set_fqdn(fqdn);
+                let mut expected = name.to_ascii();
+                if expected.len() > 1 && expected.ends_with('.') {
+                    expected.pop();
+                }
+                assert_eq!(host_string(&name), expected, "{name:?}");
+            }
+        }
+        assert_eq!(host_string(&Name::root()), ".");
+    }
+
+    /// One attempt per host and port: names are the same host when their
+    /// labels are equal octet for octet, whether or not they end in a dot.
+    #[test]
+    fn same_host_compares_labels() {
+        let n = |s: &str| Name::from_ascii(s).expect("valid name");
+        assert!(same_host(&n("mx.example."), &n("mx.example.")));
+        assert!(same_host(&n("mx.example."), &n("mx.example")));
+        assert!(!same_host(&n("mx.example."), &n("mx.exampla.")));
+        assert!(!same_host(&n("mx.example."), &n("mxe.xample.")));
+        assert!(!same_host(&n("mx.example."), &n("m.example.")));
+    }
 }
