@@ -167,6 +167,8 @@ mod outcome;
 
 use std::fmt;
 use std::net::IpAddr;
+use std::ops::Range;
+use std::sync::OnceLock;
 
 use secmx_core::client::{TimeoutKind, TlsRequirement};
 use secmx_core::{EnhancedCode, Reply};
@@ -733,9 +735,92 @@ enum Stage {
     Transaction,
 }
 
+/// A run of one of an [`Arena`]'s buffers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    fn new(start: usize, end: usize) -> Self {
+        Self { start, end }
+    }
+
+    fn range(self) -> Range<usize> {
+        self.start..self.end
+    }
+}
+
+/// The hosts, addresses, TLSA RRsets and recipient lists of a plan's
+/// attempts, one buffer each: a plan allocates for them once, not once
+/// per attempt, and its slots stay small.
+#[derive(Debug, Clone, Default)]
+struct Arena {
+    hosts: String,
+    addresses: Vec<IpAddr>,
+    tlsa: Vec<TlsaSet>,
+    recipients: Vec<usize>,
+}
+
+impl Arena {
+    fn host(&self, span: Span) -> &str {
+        self.hosts.get(span.range()).unwrap_or_default()
+    }
+
+    fn recipients(&self, span: Span) -> &[usize] {
+        self.recipients.get(span.range()).unwrap_or_default()
+    }
+
+    /// The attempt `planned` stands for.
+    fn attempt(&self, planned: &Planned) -> Attempt {
+        Attempt {
+            id: planned.id,
+            host: self.host(planned.host).to_owned(),
+            port: planned.port,
+            addresses: self
+                .addresses
+                .get(planned.addresses.range())
+                .unwrap_or_default()
+                .to_vec(),
+            role: planned.role,
+            tls: planned.tls,
+            cert_check: planned.cert_check,
+            tlsa: planned.tlsa.and_then(|i| self.tlsa.get(i)).cloned(),
+            require_tls: planned.require_tls,
+            conventions: planned.conventions,
+            policy: planned.policy,
+            cleartext_retry: planned.cleartext_retry,
+            authenticated: planned.authenticated,
+            recipients: self.recipients(planned.recipients).to_vec(),
+        }
+    }
+}
+
+/// An [`Attempt`] as the plan keeps it: its host, addresses and
+/// recipients are spans of the plan's [`Arena`].
+#[derive(Debug, Clone)]
+struct Planned {
+    id: AttemptId,
+    host: Span,
+    port: u16,
+    addresses: Span,
+    role: Role,
+    tls: TlsRequirement,
+    cert_check: CertCheck,
+    /// An index of [`Arena::tlsa`].
+    tlsa: Option<usize>,
+    require_tls: bool,
+    conventions: Conventions,
+    policy: PolicySource,
+    cleartext_retry: bool,
+    authenticated: bool,
+    recipients: Span,
+}
+
 #[derive(Debug, Clone)]
 struct Slot {
-    attempt: Attempt,
+    attempt: Planned,
     state: SlotState,
     stage: Stage,
     tls: Option<TlsDetails>,
@@ -746,7 +831,7 @@ struct Slot {
 
 impl Slot {
     /// A slot for an attempt not handed out yet.
-    fn planned(attempt: Attempt) -> Self {
+    fn planned(attempt: Planned) -> Self {
         Self {
             attempt,
             state: SlotState::Planned,
@@ -774,6 +859,11 @@ pub struct Plan {
     route: Route,
     sor_indeterminate: bool,
     slots: Vec<Slot>,
+    /// The owned parts of the slots' attempts.
+    arena: Arena,
+    /// The slots' attempts as [`Plan::attempts`] shows them: made when
+    /// first asked for, and again after a slot changed.
+    shown: OnceLock<Vec<Attempt>>,
     /// How many slots the plan was built with (later ones are clear-text
     /// retries).
     built: usize,
@@ -805,7 +895,8 @@ impl Plan {
             learned: inputs.learned,
             sts: inputs.mta_sts.filter(|p| p.mode != MtaStsMode::None),
         };
-        let (slots, mut notes) = build::build(&cx);
+        let mut arena = Arena::default();
+        let (slots, mut notes) = build::build(&cx, &mut arena);
         let sor_indeterminate = discovered.sor_indeterminate();
         if sor_indeterminate {
             notes.push(Note::SorLookupIndeterminate);
@@ -831,6 +922,8 @@ impl Plan {
             next_built: 0,
             retries: Vec::new(),
             slots,
+            arena,
+            shown: OnceLock::new(),
             active: None,
             notes,
             verdicts: vec![None; inputs.recipients],
@@ -868,19 +961,22 @@ impl Plan {
         if self.is_finished() {
             return None;
         }
-        let pending: Vec<usize> = self
-            .verdicts
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.is_none())
-            .map(|(i, _)| i)
-            .collect();
         let i = self.pop_queue()?;
         let slot = self.slots.get_mut(i)?;
+        // The recipients still pending, in order.
+        let start = self.arena.recipients.len();
+        self.arena.recipients.extend(
+            self.verdicts
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_none())
+                .map(|(i, _)| i),
+        );
+        slot.attempt.recipients = Span::new(start, self.arena.recipients.len());
+        self.shown.take();
         slot.state = SlotState::Active;
-        slot.attempt.recipients = pending;
         self.active = Some(i);
-        Some(slot.attempt.clone())
+        Some(self.arena.attempt(&slot.attempt))
     }
 
     /// Reports a step of attempt `id`. Steps for an attempt that already
@@ -927,7 +1023,16 @@ impl Plan {
     /// Every attempt made or planned, in creation order, with how it
     /// ended.
     pub fn attempts(&self) -> impl Iterator<Item = (&Attempt, Option<&AttemptEnd>)> {
-        self.slots.iter().map(|s| (&s.attempt, s.end.as_ref()))
+        let shown = self.shown.get_or_init(|| {
+            self.slots
+                .iter()
+                .map(|s| self.arena.attempt(&s.attempt))
+                .collect()
+        });
+        shown
+            .iter()
+            .zip(&self.slots)
+            .map(|(a, s)| (a, s.end.as_ref()))
     }
 
     /// What the planner noticed: targets left out and why, MTA-STS
@@ -1086,8 +1191,9 @@ impl Plan {
                     retry.id = AttemptId(self.slots.len());
                     retry.tls = TlsRequirement::None;
                     retry.cleartext_retry = true;
-                    retry.recipients = Vec::new();
+                    retry.recipients = Span::default();
                     self.slots.push(Slot::planned(retry));
+                    self.shown.take();
                     self.retries.push(self.slots.len() - 1);
                 }
                 Ok(Step::End(AttemptEnd::Failed(Failure {
@@ -1117,8 +1223,8 @@ impl Plan {
                 if r.is_positive() {
                     return Ok(Step::Continue);
                 }
-                let host = slot.attempt.host.clone();
-                let targets = slot.attempt.recipients.clone();
+                let host = self.arena.host(slot.attempt.host).to_owned();
+                let targets = self.arena.recipients(slot.attempt.recipients).to_vec();
                 for rcpt in targets {
                     self.answer(rcpt, &r, &host);
                 }
@@ -1126,9 +1232,9 @@ impl Plan {
             }
             AttemptOutcome::Rcpt { index, reply } => {
                 check_secure(slot)?;
-                let rcpt = *slot
-                    .attempt
-                    .recipients
+                let rcpt = *self
+                    .arena
+                    .recipients(slot.attempt.recipients)
                     .get(index)
                     .ok_or(ReportError::NoSuchRecipient(index))?;
                 slot.stage = Stage::Transaction;
@@ -1138,8 +1244,8 @@ impl Plan {
                     }
                     return Ok(Step::Continue);
                 }
-                let host = slot.attempt.host.clone();
-                let targets = slot.attempt.recipients.clone();
+                let host = self.arena.host(slot.attempt.host).to_owned();
+                let targets = self.arena.recipients(slot.attempt.recipients).to_vec();
                 let accepted = slot.accepted.clone();
                 self.answer(rcpt, &reply, &host);
                 let open = targets
@@ -1154,7 +1260,7 @@ impl Plan {
             AttemptOutcome::Data(reply) => {
                 check_secure(slot)?;
                 let accepted = std::mem::take(&mut slot.accepted);
-                let host = slot.attempt.host.clone();
+                let host = self.arena.host(slot.attempt.host).to_owned();
                 if accepted.is_empty() {
                     return Ok(Step::End(AttemptEnd::Answered));
                 }
@@ -1289,7 +1395,7 @@ impl Plan {
                 };
                 return defer(status, reason, None, None);
             };
-            let host = Some(slot.attempt.host.clone());
+            let host = Some(self.arena.host(slot.attempt.host).to_owned());
             let reply_status = |fallback| {
                 f.reply
                     .as_ref()
@@ -1321,7 +1427,10 @@ impl Plan {
             && (skipped(SkipReason::RouteNotAuthenticated) || tls_failure.is_some());
         if requiretls_refused {
             let (reply, host) = tls_failure
-                .map(|(s, f)| (f.reply.clone(), Some(s.attempt.host.clone())))
+                .map(|(s, f)| {
+                    let host = self.arena.host(s.attempt.host).to_owned();
+                    (f.reply.clone(), Some(host))
+                })
                 .unwrap_or((None, None));
             return Verdict::Bounce {
                 status: EnhancedCode::REQUIRETLS_NEEDED,
@@ -1335,7 +1444,7 @@ impl Plan {
                 status: EnhancedCode::SECURITY_NOT_SUPPORTED,
                 reason: Reason::NoSecureReceiver,
                 diagnostic: f.reply.clone(),
-                remote_host: Some(s.attempt.host.clone()),
+                remote_host: Some(self.arena.host(s.attempt.host).to_owned()),
             };
         }
         if let Some((s, f)) = failures()
@@ -1351,7 +1460,7 @@ impl Plan {
                     .unwrap_or(PERMANENT),
                 reason: Reason::SessionRejected,
                 diagnostic: f.reply.clone(),
-                remote_host: Some(s.attempt.host.clone()),
+                remote_host: Some(self.arena.host(s.attempt.host).to_owned()),
             };
         }
         let (status, reason) = match self.route {
@@ -1381,11 +1490,121 @@ fn check_secure(slot: &Slot) -> Result<(), ReportError> {
 }
 
 /// The learned level a delivery on `attempt` reached.
-fn level_of(attempt: &Attempt, tls: Option<&TlsDetails>) -> LearnedLevel {
+fn level_of(attempt: &Planned, tls: Option<&TlsDetails>) -> LearnedLevel {
     match tls {
         None => LearnedLevel::None,
         Some(_) if attempt.role == Role::Sor => LearnedLevel::SorPresent,
         Some(t) if t.cert_check >= CertCheck::Verify => LearnedLevel::VerifiedTls,
         Some(_) => LearnedLevel::Tls,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::time::Instant;
+
+    use secmx_dns::hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+    use secmx_dns::hickory_proto::rr::{Name, RData, Record, RecordType, rdata};
+    use secmx_dns::{Config, Discovery};
+
+    use super::*;
+
+    /// `d.example` with two MX hosts, each with one IPv4 address.
+    fn discovered() -> Discovered {
+        let answer = |query: &[u8]| {
+            let request = Message::from_vec(query).expect("own query decodes");
+            let question = request.queries[0].clone();
+            let mut reply = Message::new(request.metadata.id, MessageType::Response, OpCode::Query);
+            let owner = question.name().clone();
+            let host = |s: &str| Name::from_ascii(s).expect("valid name");
+            let data = match (owner.to_ascii().as_str(), question.query_type()) {
+                ("d.example.", RecordType::MX) => vec![
+                    RData::MX(rdata::MX::new(10, host("mx1.d.example."))),
+                    RData::MX(rdata::MX::new(20, host("mx2.d.example."))),
+                ],
+                ("mx1.d.example.", RecordType::A) => {
+                    vec![RData::A(rdata::A(Ipv4Addr::new(192, 0, 2, 1)))]
+                }
+                ("mx2.d.example.", RecordType::A) => {
+                    vec![RData::A(rdata::A(Ipv4Addr::new(192, 0, 2, 2)))]
+                }
+                _ => Vec::new(),
+            };
+            if data.is_empty() {
+                reply.metadata.response_code = ResponseCode::NXDomain;
+            }
+            for d in data {
+                reply.add_answer(Record::from_rdata(owner.clone(), 300, d));
+            }
+            reply.add_query(question);
+            reply.to_vec().expect("reply encodes")
+        };
+        let now = Instant::now();
+        let mut discovery = Discovery::new("d.example", Config::default()).expect("valid domain");
+        loop {
+            while let Some(q) = discovery.poll_query(now) {
+                discovery
+                    .handle_response(now, &answer(&q.bytes))
+                    .expect("answers match their queries");
+            }
+            if let Some(result) = discovery.poll_result() {
+                return result;
+            }
+        }
+    }
+
+    /// The attempts the plan shows follow it: an attempt handed out shows
+    /// its recipients, and a clear-text retry (DESIGN.md, best effort)
+    /// shows up after the failed handshake that made it.
+    #[test]
+    fn attempts_show_what_was_handed_out() {
+        let d = discovered();
+        let config = PlanConfig::default();
+        let inputs = PlanInputs::new(&config, 0).recipients(2);
+        let mut plan = Plan::new(&d, Class::BestEffort, inputs);
+        let hosts: Vec<(String, Vec<usize>)> = plan
+            .attempts()
+            .map(|(a, _)| (a.host.clone(), a.recipients.clone()))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("mx1.d.example".to_owned(), Vec::new()),
+                ("mx2.d.example".to_owned(), Vec::new())
+            ]
+        );
+
+        let first = plan.next_attempt().expect("mx1");
+        assert_eq!(first.recipients, [0, 1]);
+        assert_eq!(first.addresses, [IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))]);
+        let shown = plan.attempts().next().map(|(a, _)| a.clone());
+        assert_eq!(shown.as_ref(), Some(&first));
+
+        let progress = plan
+            .report(
+                first.id,
+                AttemptOutcome::HandshakeFailed(CertFailure::Handshake),
+            )
+            .expect("reported");
+        assert_eq!(progress, Progress::AttemptOver);
+        let retry = plan.next_attempt().expect("clear-text retry of mx1");
+        assert!(retry.cleartext_retry);
+        assert_eq!(retry.tls, TlsRequirement::None);
+        assert_eq!(
+            (retry.host.as_str(), retry.id.index()),
+            ("mx1.d.example", 2)
+        );
+        assert_eq!(retry.recipients, [0, 1]);
+        let shown: Vec<Attempt> = plan.attempts().map(|(a, _)| a.clone()).collect();
+        assert_eq!(shown.len(), 3);
+        assert_eq!(shown.get(2), Some(&retry));
+        assert!(matches!(
+            plan.attempts().next().and_then(|(_, end)| end),
+            Some(AttemptEnd::Failed(Failure {
+                cause: Cause::Handshake,
+                ..
+            }))
+        ));
     }
 }

@@ -6,7 +6,9 @@ use secmx_core::client::TlsRequirement;
 use secmx_dns::hickory_proto::rr::Name;
 use secmx_dns::{Conventions, Discovered, MailRoute, MxHost, Purpose};
 
-use super::{Attempt, AttemptId, Note, PlanConfig, PolicySource, Role, SkipReason, Slot};
+use super::{
+    Arena, AttemptId, Note, PlanConfig, Planned, PolicySource, Role, SkipReason, Slot, Span,
+};
 use crate::learned::LearnedLevel;
 use crate::mta_sts::{MtaStsMode, MtaStsPolicy};
 use crate::types::{CertCheck, Class};
@@ -87,9 +89,9 @@ fn same_host(a: &Name, b: &Name) -> bool {
     x.len() == y.len() && x.eq(y)
 }
 
-/// The attempts in order, as planned slots, and what was left out and
-/// why.
-pub(super) fn build(cx: &Context<'_>) -> (Vec<Slot>, Vec<Note>) {
+/// The attempts in order, as planned slots with their owned parts in
+/// `arena`, and what was left out and why.
+pub(super) fn build(cx: &Context<'_>, arena: &mut Arena) -> (Vec<Slot>, Vec<Note>) {
     let d = cx.discovered;
     let all = targets(d);
 
@@ -102,190 +104,231 @@ pub(super) fn build(cx: &Context<'_>) -> (Vec<Slot>, Vec<Note>) {
         .map(|l| host_string(&l.name))
         .collect();
 
-    let mut slots: Vec<Slot> = Vec::with_capacity(all.clone().count());
+    let count = all.clone().count();
+    let mut slots: Vec<Slot> = Vec::with_capacity(count);
     let mut notes = Vec::new();
+    arena
+        .hosts
+        .reserve(all.clone().map(|t| t.name.len()).sum::<usize>());
+    // Most hosts have an IPv4 and an IPv6 address.
+    arena.addresses.reserve(2 * count);
     for (i, t) in all.clone().enumerate() {
         let port = t.connect_port(cx.config);
-        let skip = |notes: &mut Vec<Note>, host: String, reason| {
-            notes.push(Note::Skipped {
-                host,
-                port,
-                role: t.role,
-                reason,
-            });
-        };
         // One attempt per host and port: an earlier target with both makes
         // this one a duplicate (whether or not that one was tried).
-        if all
+        let reason = if all
             .clone()
             .take(i)
             .any(|e| e.connect_port(cx.config) == port && same_host(e.name, t.name))
         {
-            skip(&mut notes, host_string(t.name), SkipReason::Duplicate);
-            continue;
-        }
-        let host = host_string(t.name);
-
-        let tlsa = d
-            .tlsa(t.name, t.port)
-            .filter(|set| set.usable().next().is_some());
-        let sts_match = cx.sts.map(|p| p.mx_matches(&host));
-        let sts_enforce = cx.sts.is_some_and(MtaStsPolicy::is_enforced);
-        let sts_testing = cx.sts.is_some_and(|p| p.mode == MtaStsMode::Testing);
-
-        // RFC 8461 §4.1: under `enforce` a host the policy does not name is
-        // not used, unless DANE decides for it (RFC 8461 §2).
-        if sts_enforce && tlsa.is_none() && sts_match == Some(false) {
-            skip(&mut notes, host, SkipReason::MtaStsMismatch);
-            continue;
-        }
-        if sts_testing && sts_match == Some(false) {
-            notes.push(Note::MtaStsTestingMismatch { host: host.clone() });
-        }
-
-        // The requirement, by precedence: DANE > MTA-STS > SecMX > class.
-        let (mut tls, mut check, mut policy) = if tlsa.is_some() {
-            (
-                TlsRequirement::Required,
-                CertCheck::Dane,
-                PolicySource::Dane,
-            )
-        } else if sts_enforce {
-            (
-                TlsRequirement::Required,
-                CertCheck::Verify,
-                PolicySource::MtaSts,
-            )
+            SkipReason::Duplicate
         } else {
-            match (t.role, cx.class) {
-                (Role::Sor, Class::BestEffort) => {
-                    let check = if t.certificate_flag {
-                        cx.config.sor_check_best_effort.max(CertCheck::Verify)
-                    } else {
-                        cx.config.sor_check_best_effort
-                    };
-                    (TlsRequirement::Required, check, PolicySource::Secmx)
-                }
-                (Role::Sor, _) => {
-                    let check = if t.certificate_flag {
-                        cx.config.sor_check_secure_only.max(CertCheck::Verify)
-                    } else {
-                        cx.config.sor_check_secure_only
-                    };
-                    (TlsRequirement::Required, check, PolicySource::Secmx)
-                }
-                (Role::Mx, Class::BestEffort) => (
-                    TlsRequirement::Opportunistic,
-                    CertCheck::Encrypt,
-                    PolicySource::Local,
-                ),
-                (Role::Mx, _) => (
-                    TlsRequirement::Required,
-                    cx.config.mx_check_secure_only,
-                    PolicySource::Local,
-                ),
-            }
-        };
-        // A dane check is never weakened, so `max` keeps it.
-        if cx.class == Class::RequireTls {
-            check = check.max(CertCheck::Verify);
-        }
-
-        // The learned floor: raise what can be raised, leave out what
-        // cannot reach it.
-        if let Some(floor) = cx.learned
-            && t.role == Role::Mx
-        {
-            match floor {
-                LearnedLevel::SorPresent => {
-                    skip(&mut notes, host, SkipReason::BelowLearnedLevel);
+            let start = arena.hosts.len();
+            write_host(&mut arena.hosts, t.name);
+            let host = Span::new(start, arena.hosts.len());
+            match plan(cx, &t, (port, host), &failed_tlsa, arena, &mut notes) {
+                Ok(mut planned) => {
+                    planned.id = AttemptId(slots.len());
+                    slots.push(Slot::planned(planned));
                     continue;
                 }
-                LearnedLevel::VerifiedTls
-                    if tls != TlsRequirement::Required || check == CertCheck::Encrypt =>
-                {
-                    tls = TlsRequirement::Required;
-                    check = check.max(CertCheck::Verify);
-                    policy = PolicySource::Learned;
+                Err(reason) => {
+                    arena.hosts.truncate(start);
+                    reason
                 }
-                LearnedLevel::Tls if tls != TlsRequirement::Required => {
-                    tls = TlsRequirement::Required;
-                    policy = PolicySource::Learned;
-                }
-                _ => {}
-            }
-        }
-
-        // RFC 8689 §4.2.1: the route to a REQUIRETLS hop is DNSSEC-
-        // authenticated or named by an MTA-STS policy.
-        if cx.class == Class::RequireTls
-            && cx.config.requiretls_authenticated_route
-            && !t.authenticated
-            && sts_match != Some(true)
-        {
-            skip(&mut notes, host, SkipReason::RouteNotAuthenticated);
-            continue;
-        }
-
-        if failed_tlsa.iter().any(|n| tlsa_owner_is(n, t.port, &host)) {
-            skip(&mut notes, host, SkipReason::TlsaLookupFailed);
-            continue;
-        }
-
-        let addresses = match addresses(d, t.name, cx.config) {
-            Ok(a) => a,
-            Err(reason) => {
-                skip(&mut notes, host, reason);
-                continue;
             }
         };
-
-        slots.push(Slot::planned(Attempt {
-            id: AttemptId(slots.len()),
-            host,
+        notes.push(Note::Skipped {
+            host: host_string(t.name),
             port,
-            addresses,
             role: t.role,
-            tls,
-            cert_check: check,
-            tlsa: tlsa.cloned(),
-            require_tls: cx.class == Class::RequireTls,
-            conventions: t.conventions,
-            policy,
-            cleartext_retry: false,
-            authenticated: t.authenticated,
-            recipients: Vec::new(),
-        }));
+            reason,
+        });
     }
     (slots, notes)
+}
+
+/// The attempt for target `t` (its host written to `arena` as
+/// `host_span`), or why there is none.
+fn plan(
+    cx: &Context<'_>,
+    t: &Target<'_>,
+    (port, host_span): (u16, Span),
+    failed_tlsa: &[String],
+    arena: &mut Arena,
+    notes: &mut Vec<Note>,
+) -> Result<Planned, SkipReason> {
+    let d = cx.discovered;
+    let host = arena.hosts.get(host_span.range()).unwrap_or_default();
+    let tlsa = d
+        .tlsa(t.name, t.port)
+        .filter(|set| set.usable().next().is_some());
+    let sts_match = cx.sts.map(|p| p.mx_matches(host));
+    let sts_enforce = cx.sts.is_some_and(MtaStsPolicy::is_enforced);
+    let sts_testing = cx.sts.is_some_and(|p| p.mode == MtaStsMode::Testing);
+
+    // RFC 8461 §4.1: under `enforce` a host the policy does not name is
+    // not used, unless DANE decides for it (RFC 8461 §2).
+    if sts_enforce && tlsa.is_none() && sts_match == Some(false) {
+        return Err(SkipReason::MtaStsMismatch);
+    }
+    if sts_testing && sts_match == Some(false) {
+        notes.push(Note::MtaStsTestingMismatch {
+            host: host.to_owned(),
+        });
+    }
+
+    // The requirement, by precedence: DANE > MTA-STS > SecMX > class.
+    let (mut tls, mut check, mut policy) = if tlsa.is_some() {
+        (
+            TlsRequirement::Required,
+            CertCheck::Dane,
+            PolicySource::Dane,
+        )
+    } else if sts_enforce {
+        (
+            TlsRequirement::Required,
+            CertCheck::Verify,
+            PolicySource::MtaSts,
+        )
+    } else {
+        match (t.role, cx.class) {
+            (Role::Sor, Class::BestEffort) => {
+                let check = if t.certificate_flag {
+                    cx.config.sor_check_best_effort.max(CertCheck::Verify)
+                } else {
+                    cx.config.sor_check_best_effort
+                };
+                (TlsRequirement::Required, check, PolicySource::Secmx)
+            }
+            (Role::Sor, _) => {
+                let check = if t.certificate_flag {
+                    cx.config.sor_check_secure_only.max(CertCheck::Verify)
+                } else {
+                    cx.config.sor_check_secure_only
+                };
+                (TlsRequirement::Required, check, PolicySource::Secmx)
+            }
+            (Role::Mx, Class::BestEffort) => (
+                TlsRequirement::Opportunistic,
+                CertCheck::Encrypt,
+                PolicySource::Local,
+            ),
+            (Role::Mx, _) => (
+                TlsRequirement::Required,
+                cx.config.mx_check_secure_only,
+                PolicySource::Local,
+            ),
+        }
+    };
+    // A dane check is never weakened, so `max` keeps it.
+    if cx.class == Class::RequireTls {
+        check = check.max(CertCheck::Verify);
+    }
+
+    // The learned floor: raise what can be raised, leave out what
+    // cannot reach it.
+    if let Some(floor) = cx.learned
+        && t.role == Role::Mx
+    {
+        match floor {
+            LearnedLevel::SorPresent => {
+                return Err(SkipReason::BelowLearnedLevel);
+            }
+            LearnedLevel::VerifiedTls
+                if tls != TlsRequirement::Required || check == CertCheck::Encrypt =>
+            {
+                tls = TlsRequirement::Required;
+                check = check.max(CertCheck::Verify);
+                policy = PolicySource::Learned;
+            }
+            LearnedLevel::Tls if tls != TlsRequirement::Required => {
+                tls = TlsRequirement::Required;
+                policy = PolicySource::Learned;
+            }
+            _ => {}
+        }
+    }
+
+    // RFC 8689 §4.2.1: the route to a REQUIRETLS hop is DNSSEC-
+    // authenticated or named by an MTA-STS policy.
+    if cx.class == Class::RequireTls
+        && cx.config.requiretls_authenticated_route
+        && !t.authenticated
+        && sts_match != Some(true)
+    {
+        return Err(SkipReason::RouteNotAuthenticated);
+    }
+
+    if failed_tlsa.iter().any(|n| tlsa_owner_is(n, t.port, host)) {
+        return Err(SkipReason::TlsaLookupFailed);
+    }
+
+    let addresses = addresses(d, t.name, cx.config, &mut arena.addresses)?;
+
+    Ok(Planned {
+        id: AttemptId(0),
+        host: host_span,
+        port,
+        addresses,
+        role: t.role,
+        tls,
+        cert_check: check,
+        tlsa: tlsa.map(|set| {
+            arena.tlsa.push(set.clone());
+            arena.tlsa.len() - 1
+        }),
+        require_tls: cx.class == Class::RequireTls,
+        conventions: t.conventions,
+        policy,
+        cleartext_retry: false,
+        authenticated: t.authenticated,
+        recipients: Span::default(),
+    })
 }
 
 /// `host.example` from `host.example.` (names are lower case already):
 /// [`Name::to_ascii`] without the final dot.
 pub(super) fn host_string(name: &Name) -> String {
+    let mut s = String::with_capacity(name.len());
+    write_host(&mut s, name);
+    s
+}
+
+/// Appends [`host_string`] of `name` to `out`.
+fn write_host(out: &mut String, name: &Name) {
     // Labels of letters, digits, `-` (not first) and `_` are written as
     // they are; anything else takes hickory's escaping.
-    let plain = |label: &[u8]| {
-        label.first().is_some_and(|b| *b != b'-')
-            && label
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
-    };
-    if name.iter().len() > 0 && name.iter().all(plain) {
-        let mut s = String::with_capacity(name.len());
-        for label in name.iter() {
-            if !s.is_empty() {
-                s.push('.');
-            }
-            s.extend(label.iter().map(|b| char::from(*b)));
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    let start = out.len();
+    let labels = name.iter();
+    let mut all_plain = labels.len() > 0;
+    'labels: for (i, label) in labels.enumerate() {
+        if i > 0 {
+            out.push('.');
         }
-        return s;
+        if label.first().is_none_or(|b| *b == b'-') {
+            all_plain = false;
+            break;
+        }
+        for b in label {
+            if !plain(*b) {
+                all_plain = false;
+                break 'labels;
+            }
+            out.push(char::from(*b));
+        }
     }
-    let mut s = name.to_ascii();
-    if s.len() > 1 && s.ends_with('.') {
-        s.pop();
+    if all_plain {
+        return;
     }
-    s
+    out.truncate(start);
+    let s = name.to_ascii();
+    let s = match s.strip_suffix('.') {
+        Some(stripped) if !stripped.is_empty() => stripped,
+        _ => s.as_str(),
+    };
+    out.push_str(s);
 }
 
 /// Whether `owner` is `_port._tcp.host`.
@@ -302,22 +345,27 @@ fn tlsa_owner_is(owner: &str, port: u16, host: &str) -> bool {
             .is_some_and(|h| h.eq_ignore_ascii_case(host))
 }
 
-/// The addresses of `name` to try, IPv6 first (RFC 6724 prefers it);
-/// why there are none otherwise.
-fn addresses(d: &Discovered, name: &Name, config: &PlanConfig) -> Result<Vec<IpAddr>, SkipReason> {
+/// The addresses of `name` to try, IPv6 first (RFC 6724 prefers it),
+/// appended to `out`; why there are none otherwise.
+fn addresses(
+    d: &Discovered,
+    name: &Name,
+    config: &PlanConfig,
+    out: &mut Vec<IpAddr>,
+) -> Result<Span, SkipReason> {
     let Some(h) = d.addresses(name) else {
         // never looked up (the query limit was reached): unknown
         return Err(SkipReason::AddressLookupFailed);
     };
-    let mut out = Vec::with_capacity(h.ipv4.len() + h.ipv6.len());
+    let start = out.len();
     if config.ipv6 {
         out.extend(h.ipv6.iter().map(|a| IpAddr::V6(*a)));
     }
     if config.ipv4 {
         out.extend(h.ipv4.iter().map(|a| IpAddr::V4(*a)));
     }
-    if !out.is_empty() {
-        return Ok(out);
+    if out.len() > start {
+        return Ok(Span::new(start, out.len()));
     }
     let failed =
         (config.ipv4 && h.a.is_indeterminate()) || (config.ipv6 && h.aaaa.is_indeterminate());
