@@ -768,8 +768,49 @@ impl Arena {
         self.hosts.get(span.range()).unwrap_or_default()
     }
 
-    fn recipients(&self, span: Span) -> &[usize] {
-        self.recipients.get(span.range()).unwrap_or_default()
+    /// Recipient `index` of an attempt's list.
+    fn recipient(&self, list: Recipients, index: usize) -> Option<usize> {
+        match list {
+            Recipients::Run(span) => span.range().nth(index),
+            Recipients::Listed(span) => self.recipients.get(span.range())?.get(index).copied(),
+        }
+    }
+
+    /// An attempt's list of recipients.
+    fn recipient_list(&self, list: Recipients) -> Vec<usize> {
+        match list {
+            Recipients::Run(span) => span.range().collect(),
+            Recipients::Listed(span) => self
+                .recipients
+                .get(span.range())
+                .unwrap_or_default()
+                .to_vec(),
+        }
+    }
+
+    /// The recipients without a verdict, in order.
+    fn pending(&mut self, verdicts: &[Option<Verdict>]) -> Recipients {
+        let mut pending = verdicts
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_none())
+            .map(|(i, _)| i);
+        let Some(first) = pending.next() else {
+            return Recipients::default();
+        };
+        let (last, count) = pending.fold((first, 1), |(_, n), i| (i, n + 1));
+        if last - first + 1 == count {
+            return Recipients::Run(Span::new(first, last + 1));
+        }
+        let start = self.recipients.len();
+        self.recipients.extend(
+            verdicts
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_none())
+                .map(|(i, _)| i),
+        );
+        Recipients::Listed(Span::new(start, self.recipients.len()))
     }
 
     /// The attempt `planned` stands for.
@@ -792,7 +833,61 @@ impl Arena {
             policy: planned.policy,
             cleartext_retry: planned.cleartext_retry,
             authenticated: planned.authenticated,
-            recipients: self.recipients(planned.recipients).to_vec(),
+            recipients: self.recipient_list(planned.recipients),
+        }
+    }
+}
+
+/// The recipients of an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recipients {
+    /// The recipients numbered `start..end`: all of them, or all but a
+    /// few first or last (no buffer needed).
+    Run(Span),
+    /// A span of [`Arena::recipients`].
+    Listed(Span),
+}
+
+impl Default for Recipients {
+    fn default() -> Self {
+        Self::Run(Span::default())
+    }
+}
+
+/// The verdicts of a plan's recipients: the usual single recipient is
+/// kept in place, more in a `Vec`.
+#[derive(Debug, Clone)]
+enum Verdicts {
+    One(Option<Verdict>),
+    Many(Vec<Option<Verdict>>),
+}
+
+impl Verdicts {
+    fn new(recipients: usize) -> Self {
+        if recipients == 1 {
+            Self::One(None)
+        } else {
+            Self::Many(vec![None; recipients])
+        }
+    }
+}
+
+impl std::ops::Deref for Verdicts {
+    type Target = [Option<Verdict>];
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Self::One(v) => std::slice::from_ref(v),
+            Self::Many(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Verdicts {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            Self::One(v) => std::slice::from_mut(v),
+            Self::Many(v) => v,
         }
     }
 }
@@ -815,7 +910,7 @@ struct Planned {
     policy: PolicySource,
     cleartext_retry: bool,
     authenticated: bool,
-    recipients: Span,
+    recipients: Recipients,
 }
 
 #[derive(Debug, Clone)]
@@ -873,7 +968,7 @@ pub struct Plan {
     retries: Vec<usize>,
     active: Option<usize>,
     notes: Vec<Note>,
-    verdicts: Vec<Option<Verdict>>,
+    verdicts: Verdicts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -926,7 +1021,7 @@ impl Plan {
             shown: OnceLock::new(),
             active: None,
             notes,
-            verdicts: vec![None; inputs.recipients],
+            verdicts: Verdicts::new(inputs.recipients),
         };
         plan.settle();
         plan
@@ -963,16 +1058,7 @@ impl Plan {
         }
         let i = self.pop_queue()?;
         let slot = self.slots.get_mut(i)?;
-        // The recipients still pending, in order.
-        let start = self.arena.recipients.len();
-        self.arena.recipients.extend(
-            self.verdicts
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| v.is_none())
-                .map(|(i, _)| i),
-        );
-        slot.attempt.recipients = Span::new(start, self.arena.recipients.len());
+        slot.attempt.recipients = self.arena.pending(&self.verdicts);
         self.shown.take();
         slot.state = SlotState::Active;
         self.active = Some(i);
@@ -1191,7 +1277,7 @@ impl Plan {
                     retry.id = AttemptId(self.slots.len());
                     retry.tls = TlsRequirement::None;
                     retry.cleartext_retry = true;
-                    retry.recipients = Span::default();
+                    retry.recipients = Recipients::default();
                     self.slots.push(Slot::planned(retry));
                     self.shown.take();
                     self.retries.push(self.slots.len() - 1);
@@ -1224,7 +1310,7 @@ impl Plan {
                     return Ok(Step::Continue);
                 }
                 let host = self.arena.host(slot.attempt.host).to_owned();
-                let targets = self.arena.recipients(slot.attempt.recipients).to_vec();
+                let targets = self.arena.recipient_list(slot.attempt.recipients);
                 for rcpt in targets {
                     self.answer(rcpt, &r, &host);
                 }
@@ -1232,10 +1318,9 @@ impl Plan {
             }
             AttemptOutcome::Rcpt { index, reply } => {
                 check_secure(slot)?;
-                let rcpt = *self
+                let rcpt = self
                     .arena
-                    .recipients(slot.attempt.recipients)
-                    .get(index)
+                    .recipient(slot.attempt.recipients, index)
                     .ok_or(ReportError::NoSuchRecipient(index))?;
                 slot.stage = Stage::Transaction;
                 if reply.is_positive_completion() {
@@ -1245,7 +1330,7 @@ impl Plan {
                     return Ok(Step::Continue);
                 }
                 let host = self.arena.host(slot.attempt.host).to_owned();
-                let targets = self.arena.recipients(slot.attempt.recipients).to_vec();
+                let targets = self.arena.recipient_list(slot.attempt.recipients);
                 let accepted = slot.accepted.clone();
                 self.answer(rcpt, &reply, &host);
                 let open = targets
@@ -1606,5 +1691,68 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    fn reply(code: u16) -> Reply<'static> {
+        Reply::new(
+            secmx_core::ReplyCode::new(code).expect("valid code"),
+            None,
+            "text",
+        )
+    }
+
+    /// RFC 5321 §3.3: a recipient refused at RCPT is not sent to again; the
+    /// next attempt lists the others, in order, whether or not they are
+    /// numbered without a gap.
+    #[test]
+    fn rfc5321_3_3_next_attempt_lists_the_pending_recipients() {
+        let d = discovered();
+        let config = PlanConfig::default();
+        for (refused, rest) in [(1, vec![0, 2]), (0, vec![1, 2]), (2, vec![0, 1])] {
+            let inputs = PlanInputs::new(&config, 0).recipients(3);
+            let mut plan = Plan::new(&d, Class::BestEffort, inputs);
+            let first = plan.next_attempt().expect("mx1");
+            assert_eq!(first.recipients, [0, 1, 2]);
+            for outcome in [
+                AttemptOutcome::Greeting(reply(220)),
+                AttemptOutcome::Rcpt {
+                    index: refused,
+                    reply: reply(550),
+                },
+            ] {
+                assert_eq!(plan.report(first.id, outcome), Ok(Progress::Continue));
+            }
+            assert_eq!(
+                plan.report(first.id, AttemptOutcome::ConnectionLost),
+                Ok(Progress::AttemptOver)
+            );
+            let second = plan.next_attempt().expect("mx2");
+            assert_eq!(second.host, "mx2.d.example");
+            assert_eq!(second.recipients, rest);
+            let shown = plan.attempts().nth(1).map(|(a, _)| a.recipients.clone());
+            assert_eq!(shown, Some(rest.clone()));
+            let index = rest.len() - 1;
+            assert_eq!(
+                plan.report(
+                    second.id,
+                    AttemptOutcome::Rcpt {
+                        index,
+                        reply: reply(550)
+                    }
+                ),
+                Ok(Progress::Continue)
+            );
+            assert!(plan.verdict(rest[index]).is_some_and(|v| !v.is_delivered()));
+            assert_eq!(
+                plan.report(
+                    second.id,
+                    AttemptOutcome::Rcpt {
+                        index: rest.len(),
+                        reply: reply(250)
+                    }
+                ),
+                Err(ReportError::NoSuchRecipient(rest.len()))
+            );
+        }
     }
 }

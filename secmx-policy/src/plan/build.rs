@@ -4,10 +4,12 @@ use std::net::IpAddr;
 
 use secmx_core::client::TlsRequirement;
 use secmx_dns::hickory_proto::rr::Name;
+use secmx_dns::limits::MAX_NAME;
 use secmx_dns::{Conventions, Discovered, MailRoute, MxHost, Purpose};
 
 use super::{
-    Arena, AttemptId, Note, PlanConfig, Planned, PolicySource, Role, SkipReason, Slot, Span,
+    Arena, AttemptId, Note, PlanConfig, Planned, PolicySource, Recipients, Role, SkipReason, Slot,
+    Span,
 };
 use crate::learned::LearnedLevel;
 use crate::mta_sts::{MtaStsMode, MtaStsPolicy};
@@ -28,39 +30,33 @@ struct Target<'d> {
     name: &'d Name,
     /// The port discovery named (and looked TLSA up for).
     port: u16,
-    /// The port is the SMTP default by convention, not by a record
-    /// naming it (MX hosts, MX 51966, naming).
-    implied_port: bool,
     role: Role,
     conventions: Conventions,
     certificate_flag: bool,
     authenticated: bool,
 }
 
-/// The SOR targets in merge order, then the MX hosts in preference order.
-fn targets(d: &Discovered) -> impl Iterator<Item = Target<'_>> + Clone {
-    let mx: &[MxHost] = match &d.mx {
+/// The MX hosts of a discovery result.
+fn mx_hosts(d: &Discovered) -> &[MxHost] {
+    match &d.mx {
         MailRoute::Hosts(hosts) => hosts,
         _ => &[],
-    };
+    }
+}
+
+/// The SOR targets in merge order, then the MX hosts in preference order.
+fn targets(d: &Discovered) -> impl Iterator<Item = Target<'_>> + Clone {
     let sors = d.sors.iter().map(|sor| Target {
         name: &sor.host,
         port: sor.port,
-        implied_port: sor.conventions.iter().all(|c| {
-            matches!(
-                c,
-                secmx_dns::Convention::Mx51966 | secmx_dns::Convention::Naming
-            )
-        }),
         role: Role::Sor,
         conventions: sor.conventions,
         certificate_flag: sor.certificate_flag,
         authenticated: sor.authenticated,
     });
-    let hosts = mx.iter().map(|mx| Target {
+    let hosts = mx_hosts(d).iter().map(|mx| Target {
         name: &mx.host,
         port: secmx_dns::limits::SMTP_PORT,
-        implied_port: true,
         role: Role::Mx,
         conventions: Conventions::new(),
         certificate_flag: false,
@@ -70,10 +66,21 @@ fn targets(d: &Discovered) -> impl Iterator<Item = Target<'_>> + Clone {
 }
 
 impl Target<'_> {
+    /// The port is the SMTP default by convention, not by a record naming
+    /// it (MX hosts, MX 51966, naming).
+    fn implied_port(&self) -> bool {
+        self.conventions.iter().all(|c| {
+            matches!(
+                c,
+                secmx_dns::Convention::Mx51966 | secmx_dns::Convention::Naming
+            )
+        })
+    }
+
     /// The port to connect to.
     fn connect_port(&self, config: &PlanConfig) -> u16 {
         match config.smtp_port {
-            Some(p) if self.implied_port => p,
+            Some(p) if self.implied_port() => p,
             _ => self.port,
         }
     }
@@ -86,7 +93,9 @@ fn same_host(a: &Name, b: &Name) -> bool {
         return false;
     }
     let (x, y) = (a.iter(), b.iter());
-    x.len() == y.len() && x.eq(y)
+    let n = x.len();
+    // `take` stops without asking the iterators for their end.
+    n == y.len() && x.take(n).eq(y.take(n))
 }
 
 /// The attempts in order, as planned slots with their owned parts in
@@ -104,7 +113,7 @@ pub(super) fn build(cx: &Context<'_>, arena: &mut Arena) -> (Vec<Slot>, Vec<Note
         .map(|l| host_string(&l.name))
         .collect();
 
-    let count = all.clone().count();
+    let count = d.sors.len() + mx_hosts(d).len();
     let mut slots: Vec<Slot> = Vec::with_capacity(count);
     let mut notes = Vec::new();
     arena
@@ -283,7 +292,7 @@ fn plan(
         policy,
         cleartext_retry: false,
         authenticated: t.authenticated,
-        recipients: Span::default(),
+        recipients: Recipients::default(),
     })
 }
 
@@ -297,38 +306,42 @@ pub(super) fn host_string(name: &Name) -> String {
 
 /// Appends [`host_string`] of `name` to `out`.
 fn write_host(out: &mut String, name: &Name) {
-    // Labels of letters, digits, `-` (not first) and `_` are written as
-    // they are; anything else takes hickory's escaping.
-    let plain = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-    let start = out.len();
-    let labels = name.iter();
-    let mut all_plain = labels.len() > 0;
-    'labels: for (i, label) in labels.enumerate() {
-        if i > 0 {
-            out.push('.');
-        }
-        if label.first().is_none_or(|b| *b == b'-') {
-            all_plain = false;
-            break;
-        }
-        for b in label {
-            if !plain(*b) {
-                all_plain = false;
-                break 'labels;
-            }
-            out.push(char::from(*b));
-        }
-    }
-    if all_plain {
+    if let Some(text) = plain_host(name, &mut [0; MAX_NAME]) {
+        out.push_str(text);
         return;
     }
-    out.truncate(start);
     let s = name.to_ascii();
     let s = match s.strip_suffix('.') {
         Some(stripped) if !stripped.is_empty() => stripped,
         _ => s.as_str(),
     };
     out.push_str(s);
+}
+
+/// The host of a name whose labels hold only letters, digits, `-` (not
+/// first) and `_`, which hickory writes as they are, spelled out in
+/// `buf`; `None` for other names (and the root).
+fn plain_host<'b>(name: &Name, buf: &'b mut [u8; MAX_NAME]) -> Option<&'b str> {
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_';
+    let mut len = 0;
+    let labels = name.iter();
+    let n = labels.len();
+    // `take` stops without asking the iterator for its end.
+    for label in labels.take(n) {
+        if label.first().is_none_or(|b| *b == b'-') || !label.iter().all(plain) {
+            return None;
+        }
+        if len > 0 {
+            *buf.get_mut(len)? = b'.';
+            len += 1;
+        }
+        buf.get_mut(len..len + label.len())?.copy_from_slice(label);
+        len += label.len();
+    }
+    if len == 0 {
+        return None;
+    }
+    std::str::from_utf8(buf.get(..len)?).ok()
 }
 
 /// Whether `owner` is `_port._tcp.host`.
