@@ -5,13 +5,16 @@
 use hickory_proto::rr::Name;
 
 /// Case-insensitive equality of two names (RFC 4343 §3).
+///
+/// Names in discovery results are lower case, so most equal labels are
+/// equal octet for octet: that comparison (a `memcmp`) comes first, the
+/// case-folding one only when it fails.
 pub(crate) fn same(a: &Name, b: &Name) -> bool {
-    a.len() == b.len()
-        && a.num_labels() == b.num_labels()
-        && a.is_fqdn() == b.is_fqdn()
-        && a.iter()
-            .zip(b.iter())
-            .all(|(x, y)| x.eq_ignore_ascii_case(y))
+    if a.len() != b.len() || a.is_fqdn() != b.is_fqdn() {
+        return false;
+    }
+    let (x, y) = (a.iter(), b.iter());
+    x.len() == y.len() && x.zip(y).all(|(l, r)| l == r || l.eq_ignore_ascii_case(r))
 }
 
 /// The name in lower case; a plain copy when it has no upper-case octet.

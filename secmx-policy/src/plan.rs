@@ -165,9 +165,10 @@
 mod build;
 mod outcome;
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::net::IpAddr;
+use std::ops::Range;
+use std::sync::OnceLock;
 
 use secmx_core::client::{TimeoutKind, TlsRequirement};
 use secmx_core::{EnhancedCode, Reply};
@@ -734,15 +735,208 @@ enum Stage {
     Transaction,
 }
 
+/// A run of one of an [`Arena`]'s buffers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    fn new(start: usize, end: usize) -> Self {
+        Self { start, end }
+    }
+
+    fn range(self) -> Range<usize> {
+        self.start..self.end
+    }
+}
+
+/// The hosts, addresses, TLSA RRsets and recipient lists of a plan's
+/// attempts, one buffer each: a plan allocates for them once, not once
+/// per attempt, and its slots stay small.
+#[derive(Debug, Clone, Default)]
+struct Arena {
+    hosts: String,
+    addresses: Vec<IpAddr>,
+    tlsa: Vec<TlsaSet>,
+    recipients: Vec<usize>,
+}
+
+impl Arena {
+    fn host(&self, span: Span) -> &str {
+        self.hosts.get(span.range()).unwrap_or_default()
+    }
+
+    /// Recipient `index` of an attempt's list.
+    fn recipient(&self, list: Recipients, index: usize) -> Option<usize> {
+        match list {
+            Recipients::Run(span) => span.range().nth(index),
+            Recipients::Listed(span) => self.recipients.get(span.range())?.get(index).copied(),
+        }
+    }
+
+    /// An attempt's list of recipients.
+    fn recipient_list(&self, list: Recipients) -> Vec<usize> {
+        match list {
+            Recipients::Run(span) => span.range().collect(),
+            Recipients::Listed(span) => self
+                .recipients
+                .get(span.range())
+                .unwrap_or_default()
+                .to_vec(),
+        }
+    }
+
+    /// The recipients without a verdict, in order.
+    fn pending(&mut self, verdicts: &[Option<Verdict>]) -> Recipients {
+        let mut pending = verdicts
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_none())
+            .map(|(i, _)| i);
+        let Some(first) = pending.next() else {
+            return Recipients::default();
+        };
+        let (last, count) = pending.fold((first, 1), |(_, n), i| (i, n + 1));
+        if last - first + 1 == count {
+            return Recipients::Run(Span::new(first, last + 1));
+        }
+        let start = self.recipients.len();
+        self.recipients.extend(
+            verdicts
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_none())
+                .map(|(i, _)| i),
+        );
+        Recipients::Listed(Span::new(start, self.recipients.len()))
+    }
+
+    /// The attempt `planned` stands for.
+    fn attempt(&self, planned: &Planned) -> Attempt {
+        Attempt {
+            id: planned.id,
+            host: self.host(planned.host).to_owned(),
+            port: planned.port,
+            addresses: self
+                .addresses
+                .get(planned.addresses.range())
+                .unwrap_or_default()
+                .to_vec(),
+            role: planned.role,
+            tls: planned.tls,
+            cert_check: planned.cert_check,
+            tlsa: planned.tlsa.and_then(|i| self.tlsa.get(i)).cloned(),
+            require_tls: planned.require_tls,
+            conventions: planned.conventions,
+            policy: planned.policy,
+            cleartext_retry: planned.cleartext_retry,
+            authenticated: planned.authenticated,
+            recipients: self.recipient_list(planned.recipients),
+        }
+    }
+}
+
+/// The recipients of an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recipients {
+    /// The recipients numbered `start..end`: all of them, or all but a
+    /// few first or last (no buffer needed).
+    Run(Span),
+    /// A span of [`Arena::recipients`].
+    Listed(Span),
+}
+
+impl Default for Recipients {
+    fn default() -> Self {
+        Self::Run(Span::default())
+    }
+}
+
+/// The verdicts of a plan's recipients: the usual single recipient is
+/// kept in place, more in a `Vec`.
+#[derive(Debug, Clone)]
+enum Verdicts {
+    One(Option<Verdict>),
+    Many(Vec<Option<Verdict>>),
+}
+
+impl Verdicts {
+    fn new(recipients: usize) -> Self {
+        if recipients == 1 {
+            Self::One(None)
+        } else {
+            Self::Many(vec![None; recipients])
+        }
+    }
+}
+
+impl std::ops::Deref for Verdicts {
+    type Target = [Option<Verdict>];
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Self::One(v) => std::slice::from_ref(v),
+            Self::Many(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Verdicts {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            Self::One(v) => std::slice::from_mut(v),
+            Self::Many(v) => v,
+        }
+    }
+}
+
+/// An [`Attempt`] as the plan keeps it: its host, addresses and
+/// recipients are spans of the plan's [`Arena`].
+#[derive(Debug, Clone)]
+struct Planned {
+    id: AttemptId,
+    host: Span,
+    port: u16,
+    addresses: Span,
+    role: Role,
+    tls: TlsRequirement,
+    cert_check: CertCheck,
+    /// An index of [`Arena::tlsa`].
+    tlsa: Option<usize>,
+    require_tls: bool,
+    conventions: Conventions,
+    policy: PolicySource,
+    cleartext_retry: bool,
+    authenticated: bool,
+    recipients: Recipients,
+}
+
 #[derive(Debug, Clone)]
 struct Slot {
-    attempt: Attempt,
+    attempt: Planned,
     state: SlotState,
     stage: Stage,
     tls: Option<TlsDetails>,
     requiretls: bool,
     accepted: Vec<usize>,
     end: Option<AttemptEnd>,
+}
+
+impl Slot {
+    /// A slot for an attempt not handed out yet.
+    fn planned(attempt: Planned) -> Self {
+        Self {
+            attempt,
+            state: SlotState::Planned,
+            stage: Stage::Connect,
+            tls: None,
+            requiretls: false,
+            accepted: Vec::new(),
+            end: None,
+        }
+    }
 }
 
 enum Step {
@@ -760,10 +954,21 @@ pub struct Plan {
     route: Route,
     sor_indeterminate: bool,
     slots: Vec<Slot>,
-    queue: VecDeque<usize>,
+    /// The owned parts of the slots' attempts.
+    arena: Arena,
+    /// The slots' attempts as [`Plan::attempts`] shows them: made when
+    /// first asked for, and again after a slot changed.
+    shown: OnceLock<Vec<Attempt>>,
+    /// How many slots the plan was built with (later ones are clear-text
+    /// retries).
+    built: usize,
+    /// The next built slot to hand out.
+    next_built: usize,
+    /// Retries to hand out before it; the last one first.
+    retries: Vec<usize>,
     active: Option<usize>,
     notes: Vec<Note>,
-    verdicts: Vec<Option<Verdict>>,
+    verdicts: Verdicts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -785,7 +990,8 @@ impl Plan {
             learned: inputs.learned,
             sts: inputs.mta_sts.filter(|p| p.mode != MtaStsMode::None),
         };
-        let (attempts, mut notes) = build::build(&cx);
+        let mut arena = Arena::default();
+        let (slots, mut notes) = build::build(&cx, &mut arena);
         let sor_indeterminate = discovered.sor_indeterminate();
         if sor_indeterminate {
             notes.push(Note::SorLookupIndeterminate);
@@ -800,18 +1006,6 @@ impl Plan {
             }
             _ => Route::Unroutable,
         };
-        let slots: Vec<Slot> = attempts
-            .into_iter()
-            .map(|attempt| Slot {
-                attempt,
-                state: SlotState::Planned,
-                stage: Stage::Connect,
-                tls: None,
-                requiretls: false,
-                accepted: Vec::new(),
-                end: None,
-            })
-            .collect();
         let mut plan = Self {
             class,
             learned: inputs.learned,
@@ -819,11 +1013,15 @@ impl Plan {
             cleartext_retry: inputs.config.cleartext_retry,
             route,
             sor_indeterminate,
-            queue: (0..slots.len()).collect(),
+            built: slots.len(),
+            next_built: 0,
+            retries: Vec::new(),
             slots,
+            arena,
+            shown: OnceLock::new(),
             active: None,
             notes,
-            verdicts: vec![None; inputs.recipients],
+            verdicts: Verdicts::new(inputs.recipients),
         };
         plan.settle();
         plan
@@ -858,19 +1056,13 @@ impl Plan {
         if self.is_finished() {
             return None;
         }
-        let pending: Vec<usize> = self
-            .verdicts
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.is_none())
-            .map(|(i, _)| i)
-            .collect();
-        let i = self.queue.pop_front()?;
+        let i = self.pop_queue()?;
         let slot = self.slots.get_mut(i)?;
+        slot.attempt.recipients = self.arena.pending(&self.verdicts);
+        self.shown.take();
         slot.state = SlotState::Active;
-        slot.attempt.recipients = pending;
         self.active = Some(i);
-        Some(slot.attempt.clone())
+        Some(self.arena.attempt(&slot.attempt))
     }
 
     /// Reports a step of attempt `id`. Steps for an attempt that already
@@ -917,7 +1109,16 @@ impl Plan {
     /// Every attempt made or planned, in creation order, with how it
     /// ended.
     pub fn attempts(&self) -> impl Iterator<Item = (&Attempt, Option<&AttemptEnd>)> {
-        self.slots.iter().map(|s| (&s.attempt, s.end.as_ref()))
+        let shown = self.shown.get_or_init(|| {
+            self.slots
+                .iter()
+                .map(|s| self.arena.attempt(&s.attempt))
+                .collect()
+        });
+        shown
+            .iter()
+            .zip(&self.slots)
+            .map(|(a, s)| (a, s.end.as_ref()))
     }
 
     /// What the planner noticed: targets left out and why, MTA-STS
@@ -934,6 +1135,25 @@ impl Plan {
         }
     }
 
+    /// The next slot to hand out: a pending retry, else the next built
+    /// slot.
+    fn pop_queue(&mut self) -> Option<usize> {
+        if let Some(i) = self.retries.pop() {
+            return Some(i);
+        }
+        let i = self.next_built;
+        if i < self.built {
+            self.next_built += 1;
+            Some(i)
+        } else {
+            None
+        }
+    }
+
+    fn queue_is_empty(&self) -> bool {
+        self.retries.is_empty() && self.next_built >= self.built
+    }
+
     fn end_slot(&mut self, i: usize, end: AttemptEnd) {
         if let Some(slot) = self.slots.get_mut(i) {
             slot.state = SlotState::Ended;
@@ -945,7 +1165,7 @@ impl Plan {
     /// Gives the pending recipients their final verdict when nothing is
     /// left to try.
     fn settle(&mut self) {
-        if self.is_finished() || self.active.is_some() || !self.queue.is_empty() {
+        if self.is_finished() || self.active.is_some() || !self.queue_is_empty() {
             return;
         }
         let verdict = self.final_verdict();
@@ -1057,17 +1277,10 @@ impl Plan {
                     retry.id = AttemptId(self.slots.len());
                     retry.tls = TlsRequirement::None;
                     retry.cleartext_retry = true;
-                    retry.recipients = Vec::new();
-                    self.slots.push(Slot {
-                        attempt: retry,
-                        state: SlotState::Planned,
-                        stage: Stage::Connect,
-                        tls: None,
-                        requiretls: false,
-                        accepted: Vec::new(),
-                        end: None,
-                    });
-                    self.queue.push_front(self.slots.len() - 1);
+                    retry.recipients = Recipients::default();
+                    self.slots.push(Slot::planned(retry));
+                    self.shown.take();
+                    self.retries.push(self.slots.len() - 1);
                 }
                 Ok(Step::End(AttemptEnd::Failed(Failure {
                     kind,
@@ -1096,8 +1309,8 @@ impl Plan {
                 if r.is_positive() {
                     return Ok(Step::Continue);
                 }
-                let host = slot.attempt.host.clone();
-                let targets = slot.attempt.recipients.clone();
+                let host = self.arena.host(slot.attempt.host).to_owned();
+                let targets = self.arena.recipient_list(slot.attempt.recipients);
                 for rcpt in targets {
                     self.answer(rcpt, &r, &host);
                 }
@@ -1105,10 +1318,9 @@ impl Plan {
             }
             AttemptOutcome::Rcpt { index, reply } => {
                 check_secure(slot)?;
-                let rcpt = *slot
-                    .attempt
-                    .recipients
-                    .get(index)
+                let rcpt = self
+                    .arena
+                    .recipient(slot.attempt.recipients, index)
                     .ok_or(ReportError::NoSuchRecipient(index))?;
                 slot.stage = Stage::Transaction;
                 if reply.is_positive_completion() {
@@ -1117,8 +1329,8 @@ impl Plan {
                     }
                     return Ok(Step::Continue);
                 }
-                let host = slot.attempt.host.clone();
-                let targets = slot.attempt.recipients.clone();
+                let host = self.arena.host(slot.attempt.host).to_owned();
+                let targets = self.arena.recipient_list(slot.attempt.recipients);
                 let accepted = slot.accepted.clone();
                 self.answer(rcpt, &reply, &host);
                 let open = targets
@@ -1133,7 +1345,7 @@ impl Plan {
             AttemptOutcome::Data(reply) => {
                 check_secure(slot)?;
                 let accepted = std::mem::take(&mut slot.accepted);
-                let host = slot.attempt.host.clone();
+                let host = self.arena.host(slot.attempt.host).to_owned();
                 if accepted.is_empty() {
                     return Ok(Step::End(AttemptEnd::Answered));
                 }
@@ -1200,14 +1412,18 @@ impl Plan {
     /// The verdict for recipients still pending when every attempt was
     /// made.
     fn final_verdict(&self) -> Verdict {
-        let failures: Vec<(&Slot, &Failure)> = self
-            .slots
-            .iter()
-            .filter_map(|s| match &s.end {
+        // The failed attempts in order, and the temporary failures among
+        // them (iterators, walked again where needed).
+        let failures = || {
+            self.slots.iter().filter_map(|s| match &s.end {
                 Some(AttemptEnd::Failed(f)) => Some((s, f)),
                 _ => None,
             })
-            .collect();
+        };
+        let temporary = || {
+            failures()
+                .filter(|(_, f)| f.kind == FailureKind::Temporary && f.cause != Cause::Abandoned)
+        };
         let skipped = |reason: SkipReason| {
             self.notes
                 .iter()
@@ -1225,20 +1441,14 @@ impl Plan {
         if self.sor_indeterminate || self.route == Route::Indeterminate {
             return defer(DNS_FAILURE, Reason::DnsIndeterminate, None, None);
         }
-        let temporary: Vec<&(&Slot, &Failure)> = failures
-            .iter()
-            .filter(|(_, f)| f.kind == FailureKind::Temporary && f.cause != Cause::Abandoned)
-            .collect();
-        let abandoned = failures.iter().any(|(_, f)| f.cause == Cause::Abandoned);
+        let abandoned = failures().any(|(_, f)| f.cause == Cause::Abandoned);
         let temp_skip = self
             .notes
             .iter()
             .any(|n| matches!(n, Note::Skipped { reason, .. } if reason.is_temporary()));
-        if !temporary.is_empty() || temp_skip || abandoned {
+        if temporary().next().is_some() || temp_skip || abandoned {
             let tls_by = |p: PolicySource| {
-                temporary
-                    .iter()
-                    .any(|(s, f)| s.attempt.policy == p && f.cause.is_tls())
+                temporary().any(|(s, f)| s.attempt.policy == p && f.cause.is_tls())
             };
             if let Some(learned) = self.learned
                 && (skipped(SkipReason::BelowLearnedLevel) || tls_by(PolicySource::Learned))
@@ -1257,12 +1467,7 @@ impl Plan {
                 return defer(EnhancedCode::SECURITY_TEMPORARY, Reason::Dane, None, None);
             }
             // The failure of the attempt that got furthest says most.
-            let Some((slot, f)) = temporary
-                .iter()
-                .copied()
-                .max_by_key(|(s, _)| s.stage)
-                .copied()
-            else {
+            let Some((slot, f)) = temporary().max_by_key(|(s, _)| s.stage) else {
                 let reason = if skipped(SkipReason::AddressLookupFailed) {
                     Reason::DnsIndeterminate
                 } else {
@@ -1275,7 +1480,7 @@ impl Plan {
                 };
                 return defer(status, reason, None, None);
             };
-            let host = Some(slot.attempt.host.clone());
+            let host = Some(self.arena.host(slot.attempt.host).to_owned());
             let reply_status = |fallback| {
                 f.reply
                     .as_ref()
@@ -1300,15 +1505,17 @@ impl Plan {
         }
 
         // Every attempt failed for good.
-        let tls_failure = failures
-            .iter()
+        let tls_failure = failures()
             .rev()
             .find(|(_, f)| matches!(f.kind, FailureKind::NoTls | FailureKind::NoRequireTls));
         let requiretls_refused = self.class == Class::RequireTls
             && (skipped(SkipReason::RouteNotAuthenticated) || tls_failure.is_some());
         if requiretls_refused {
             let (reply, host) = tls_failure
-                .map(|(s, f)| (f.reply.clone(), Some(s.attempt.host.clone())))
+                .map(|(s, f)| {
+                    let host = self.arena.host(s.attempt.host).to_owned();
+                    (f.reply.clone(), Some(host))
+                })
                 .unwrap_or((None, None));
             return Verdict::Bounce {
                 status: EnhancedCode::REQUIRETLS_NEEDED,
@@ -1322,11 +1529,10 @@ impl Plan {
                 status: EnhancedCode::SECURITY_NOT_SUPPORTED,
                 reason: Reason::NoSecureReceiver,
                 diagnostic: f.reply.clone(),
-                remote_host: Some(s.attempt.host.clone()),
+                remote_host: Some(self.arena.host(s.attempt.host).to_owned()),
             };
         }
-        if let Some((s, f)) = failures
-            .iter()
+        if let Some((s, f)) = failures()
             .rev()
             .find(|(_, f)| f.kind == FailureKind::Permanent)
         {
@@ -1339,7 +1545,7 @@ impl Plan {
                     .unwrap_or(PERMANENT),
                 reason: Reason::SessionRejected,
                 diagnostic: f.reply.clone(),
-                remote_host: Some(s.attempt.host.clone()),
+                remote_host: Some(self.arena.host(s.attempt.host).to_owned()),
             };
         }
         let (status, reason) = match self.route {
@@ -1369,11 +1575,184 @@ fn check_secure(slot: &Slot) -> Result<(), ReportError> {
 }
 
 /// The learned level a delivery on `attempt` reached.
-fn level_of(attempt: &Attempt, tls: Option<&TlsDetails>) -> LearnedLevel {
+fn level_of(attempt: &Planned, tls: Option<&TlsDetails>) -> LearnedLevel {
     match tls {
         None => LearnedLevel::None,
         Some(_) if attempt.role == Role::Sor => LearnedLevel::SorPresent,
         Some(t) if t.cert_check >= CertCheck::Verify => LearnedLevel::VerifiedTls,
         Some(_) => LearnedLevel::Tls,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::time::Instant;
+
+    use secmx_dns::hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+    use secmx_dns::hickory_proto::rr::{Name, RData, Record, RecordType, rdata};
+    use secmx_dns::{Config, Discovery};
+
+    use super::*;
+
+    /// `d.example` with two MX hosts, each with one IPv4 address.
+    fn discovered() -> Discovered {
+        let answer = |query: &[u8]| {
+            let request = Message::from_vec(query).expect("own query decodes");
+            let question = request.queries[0].clone();
+            let mut reply = Message::new(request.metadata.id, MessageType::Response, OpCode::Query);
+            let owner = question.name().clone();
+            let host = |s: &str| Name::from_ascii(s).expect("valid name");
+            let data = match (owner.to_ascii().as_str(), question.query_type()) {
+                ("d.example.", RecordType::MX) => vec![
+                    RData::MX(rdata::MX::new(10, host("mx1.d.example."))),
+                    RData::MX(rdata::MX::new(20, host("mx2.d.example."))),
+                ],
+                ("mx1.d.example.", RecordType::A) => {
+                    vec![RData::A(rdata::A(Ipv4Addr::new(192, 0, 2, 1)))]
+                }
+                ("mx2.d.example.", RecordType::A) => {
+                    vec![RData::A(rdata::A(Ipv4Addr::new(192, 0, 2, 2)))]
+                }
+                _ => Vec::new(),
+            };
+            if data.is_empty() {
+                reply.metadata.response_code = ResponseCode::NXDomain;
+            }
+            for d in data {
+                reply.add_answer(Record::from_rdata(owner.clone(), 300, d));
+            }
+            reply.add_query(question);
+            reply.to_vec().expect("reply encodes")
+        };
+        let now = Instant::now();
+        let mut discovery = Discovery::new("d.example", Config::default()).expect("valid domain");
+        loop {
+            while let Some(q) = discovery.poll_query(now) {
+                discovery
+                    .handle_response(now, &answer(&q.bytes))
+                    .expect("answers match their queries");
+            }
+            if let Some(result) = discovery.poll_result() {
+                return result;
+            }
+        }
+    }
+
+    /// The attempts the plan shows follow it: an attempt handed out shows
+    /// its recipients, and a clear-text retry (DESIGN.md, best effort)
+    /// shows up after the failed handshake that made it.
+    #[test]
+    fn attempts_show_what_was_handed_out() {
+        let d = discovered();
+        let config = PlanConfig::default();
+        let inputs = PlanInputs::new(&config, 0).recipients(2);
+        let mut plan = Plan::new(&d, Class::BestEffort, inputs);
+        let hosts: Vec<(String, Vec<usize>)> = plan
+            .attempts()
+            .map(|(a, _)| (a.host.clone(), a.recipients.clone()))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("mx1.d.example".to_owned(), Vec::new()),
+                ("mx2.d.example".to_owned(), Vec::new())
+            ]
+        );
+
+        let first = plan.next_attempt().expect("mx1");
+        assert_eq!(first.recipients, [0, 1]);
+        assert_eq!(first.addresses, [IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))]);
+        let shown = plan.attempts().next().map(|(a, _)| a.clone());
+        assert_eq!(shown.as_ref(), Some(&first));
+
+        let progress = plan
+            .report(
+                first.id,
+                AttemptOutcome::HandshakeFailed(CertFailure::Handshake),
+            )
+            .expect("reported");
+        assert_eq!(progress, Progress::AttemptOver);
+        let retry = plan.next_attempt().expect("clear-text retry of mx1");
+        assert!(retry.cleartext_retry);
+        assert_eq!(retry.tls, TlsRequirement::None);
+        assert_eq!(
+            (retry.host.as_str(), retry.id.index()),
+            ("mx1.d.example", 2)
+        );
+        assert_eq!(retry.recipients, [0, 1]);
+        let shown: Vec<Attempt> = plan.attempts().map(|(a, _)| a.clone()).collect();
+        assert_eq!(shown.len(), 3);
+        assert_eq!(shown.get(2), Some(&retry));
+        assert!(matches!(
+            plan.attempts().next().and_then(|(_, end)| end),
+            Some(AttemptEnd::Failed(Failure {
+                cause: Cause::Handshake,
+                ..
+            }))
+        ));
+    }
+
+    fn reply(code: u16) -> Reply<'static> {
+        Reply::new(
+            secmx_core::ReplyCode::new(code).expect("valid code"),
+            None,
+            "text",
+        )
+    }
+
+    /// RFC 5321 §3.3: a recipient refused at RCPT is not sent to again; the
+    /// next attempt lists the others, in order, whether or not they are
+    /// numbered without a gap.
+    #[test]
+    fn rfc5321_3_3_next_attempt_lists_the_pending_recipients() {
+        let d = discovered();
+        let config = PlanConfig::default();
+        for (refused, rest) in [(1, vec![0, 2]), (0, vec![1, 2]), (2, vec![0, 1])] {
+            let inputs = PlanInputs::new(&config, 0).recipients(3);
+            let mut plan = Plan::new(&d, Class::BestEffort, inputs);
+            let first = plan.next_attempt().expect("mx1");
+            assert_eq!(first.recipients, [0, 1, 2]);
+            for outcome in [
+                AttemptOutcome::Greeting(reply(220)),
+                AttemptOutcome::Rcpt {
+                    index: refused,
+                    reply: reply(550),
+                },
+            ] {
+                assert_eq!(plan.report(first.id, outcome), Ok(Progress::Continue));
+            }
+            assert_eq!(
+                plan.report(first.id, AttemptOutcome::ConnectionLost),
+                Ok(Progress::AttemptOver)
+            );
+            let second = plan.next_attempt().expect("mx2");
+            assert_eq!(second.host, "mx2.d.example");
+            assert_eq!(second.recipients, rest);
+            let shown = plan.attempts().nth(1).map(|(a, _)| a.recipients.clone());
+            assert_eq!(shown, Some(rest.clone()));
+            let index = rest.len() - 1;
+            assert_eq!(
+                plan.report(
+                    second.id,
+                    AttemptOutcome::Rcpt {
+                        index,
+                        reply: reply(550)
+                    }
+                ),
+                Ok(Progress::Continue)
+            );
+            assert!(plan.verdict(rest[index]).is_some_and(|v| !v.is_delivered()));
+            assert_eq!(
+                plan.report(
+                    second.id,
+                    AttemptOutcome::Rcpt {
+                        index: rest.len(),
+                        reply: reply(250)
+                    }
+                ),
+                Err(ReportError::NoSuchRecipient(rest.len()))
+            );
+        }
     }
 }
