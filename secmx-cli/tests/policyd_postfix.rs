@@ -487,18 +487,7 @@ maximal_backoff_time = 10s
         .status()
         .expect("run chown");
     assert!(chown.success(), "chown postfix data failed");
-    let check = Command::new(&postfix)
-        .arg("-c")
-        .arg(&etc)
-        .arg("check")
-        .output()
-        .expect("run postfix check");
-    assert!(
-        check.status.success(),
-        "postfix check failed: {}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    postfix_check(&postfix, &etc);
     // unshare execs sh, which execs master: the child's pid is master's,
     // and its process group holds every Postfix daemon.
     let mut cmd = Command::new(unshare);

@@ -19,7 +19,6 @@ mod common;
 
 use std::fs;
 use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -219,44 +218,8 @@ smtpd_tls_received_header = yes
         assert!(status.success(), "chown {owner} {}", path.display());
     }
     let etc = dir.join("etc");
-    let check = Command::new(&postfix)
-        .arg("-c")
-        .arg(&etc)
-        .arg("check")
-        .output()
-        .expect("run postfix check");
-    assert!(
-        check.status.success(),
-        "postfix check failed: {}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
-    let mut child = Command::new(&master)
-        .arg("-c")
-        .arg(&etc)
-        .arg("-d")
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start postfix master");
-    let log = Arc::new(Mutex::new(Vec::new()));
-    for stream in [
-        Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().expect("stderr")),
-    ] {
-        let log = Arc::clone(&log);
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stream).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(mut log) = log.lock() {
-                    log.push(line);
-                }
-            }
-        });
-    }
+    postfix_check(&postfix, &etc);
+    let (child, log) = start_postfix_master(&master, &etc);
     let mut postfix = Postfix {
         dir: dir.to_owned(),
         master: child,

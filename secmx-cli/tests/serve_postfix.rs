@@ -13,9 +13,8 @@ mod common;
 
 use std::fs;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -137,44 +136,8 @@ maximal_backoff_time = 10s
         .status()
         .expect("run chown");
     assert!(chown.success(), "chown postfix data failed");
-    let check = Command::new(&postfix)
-        .arg("-c")
-        .arg(&etc)
-        .arg("check")
-        .output()
-        .expect("run postfix check");
-    assert!(
-        check.status.success(),
-        "postfix check failed: {}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
-    let mut child = Command::new(&master)
-        .arg("-c")
-        .arg(&etc)
-        .arg("-d")
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start postfix master");
-    let log = Arc::new(Mutex::new(Vec::new()));
-    for stream in [
-        Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().expect("stderr")),
-    ] {
-        let log = Arc::clone(&log);
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stream).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(mut log) = log.lock() {
-                    log.push(line);
-                }
-            }
-        });
-    }
+    postfix_check(&postfix, &etc);
+    let (child, log) = start_postfix_master(&master, &etc);
     let mut postfix = Postfix { master: child, log };
     wait_for("Postfix smtpd", Duration::from_secs(10), || {
         if let Ok(Some(status)) = postfix.master.try_wait() {

@@ -257,3 +257,53 @@ impl Drop for Serve {
         }
     }
 }
+
+/// Runs `postfix -c ETC check` (which also creates the queue directories
+/// with their owners); panics with Postfix's output if it fails.
+pub fn postfix_check(postfix: &Path, etc: &Path) {
+    let check = Command::new(postfix)
+        .arg("-c")
+        .arg(etc)
+        .arg("check")
+        .output()
+        .expect("run postfix check");
+    assert!(
+        check.status.success(),
+        "postfix check failed: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+/// Starts Postfix's `master -c ETC -d` in its own process group (so that
+/// every daemon can be stopped together) and collects its log lines
+/// (`maillog_file = /dev/stdout`) from stdout and stderr.
+pub fn start_postfix_master(master: &Path, etc: &Path) -> (Child, Arc<Mutex<Vec<String>>>) {
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new(master)
+        .arg("-c")
+        .arg(etc)
+        .arg("-d")
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start postfix master");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    for stream in [
+        Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
+        Box::new(child.stderr.take().expect("stderr")),
+    ] {
+        let log = Arc::clone(&log);
+        thread::spawn(move || {
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(mut log) = log.lock() {
+                    log.push(line);
+                }
+            }
+        });
+    }
+    (child, log)
+}
