@@ -19,7 +19,7 @@ use rustls::{ClientConnection, ServerConnection};
 use secmx_core::client::{ClientConfig, ClientEvent, ClientSession, Envelope, TlsRequirement};
 use secmx_core::proto::path::{Domain, ForwardPath, ReversePath};
 use secmx_core::server::{ServerConfig, ServerEvent, ServerMode, ServerSession};
-use secmx_core::transport::ring_provider;
+use secmx_core::transport::{MAX_SEND_BUFFER, ring_provider};
 
 /// The receiving host's name (the certificate's and SNI's).
 pub const HOST: &str = "mx.example.test";
@@ -168,8 +168,11 @@ pub fn secmx_session(fixture: &Fixture, now: Instant) -> SessionOutcome {
     );
     let mut client = ClientSession::new(client_config, now);
     let mut outcome = SessionOutcome::default();
-    let mut to_server = Vec::new();
-    let mut to_client = Vec::new();
+    // The two directions' socket buffers, sized as the anchor's: what the
+    // client writes waits in `to_server[offered..]` until the server takes it.
+    let mut to_server = Vec::with_capacity(MAX_SEND_BUFFER + 4 * 1024);
+    let mut offered = 0;
+    let mut to_client = Vec::with_capacity(4 * 1024);
     let mut sent = false;
     for _ in 0..100_000 {
         let mut progress = false;
@@ -212,8 +215,14 @@ pub fn secmx_session(fixture: &Fixture, now: Instant) -> SessionOutcome {
                 _ => {}
             }
         }
-        if client.poll_transmit(&mut to_server) > 0 {
-            progress = true;
+        // Like a socket whose send buffer is full, the client's output
+        // waits until the server has taken what is in flight.
+        if offered == to_server.len() {
+            to_server.clear();
+            offered = 0;
+            if client.poll_transmit(&mut to_server) > 0 {
+                progress = true;
+            }
         }
         server.poll_transmit(&mut to_client);
         if !to_client.is_empty() {
@@ -221,15 +230,13 @@ pub fn secmx_session(fixture: &Fixture, now: Instant) -> SessionOutcome {
             client.handle_input(now, &to_client);
             to_client.clear();
         }
-        if !to_server.is_empty() {
-            let taken = server
-                .handle_input(now, &to_server)
-                .expect("server healthy");
+        if let Some(waiting) = to_server.get(offered..).filter(|w| !w.is_empty()) {
+            let taken = server.handle_input(now, waiting).expect("server healthy");
             if taken > 0 {
                 progress = true;
                 outcome.wire_bytes += taken;
             }
-            to_server.drain(..taken);
+            offered += taken;
         }
         if !progress {
             break;

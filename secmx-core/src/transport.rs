@@ -133,6 +133,7 @@ use std::io::{BufRead, Write};
 use std::mem;
 use std::sync::Arc;
 
+use bytes::BufMut;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{
@@ -392,11 +393,11 @@ impl Transport {
     pub fn receive(
         &mut self,
         network: &[u8],
-        plaintext: &mut Vec<u8>,
+        plaintext: &mut impl BufMut,
     ) -> Result<(), TransportError> {
         match &mut self.state {
             State::Plain { .. } => {
-                plaintext.extend_from_slice(network);
+                plaintext.put_slice(network);
                 Ok(())
             }
             State::Tls(tls) => tls.receive(network, plaintext),
@@ -566,7 +567,7 @@ impl Tls {
     fn receive(
         &mut self,
         mut network: &[u8],
-        plaintext: &mut Vec<u8>,
+        plaintext: &mut impl BufMut,
     ) -> Result<(), TransportError> {
         if let Some(error) = &self.error {
             return Err(error.clone());
@@ -594,7 +595,7 @@ impl Tls {
         Ok(())
     }
 
-    fn drain_plaintext(&mut self, plaintext: &mut Vec<u8>) {
+    fn drain_plaintext(&mut self, plaintext: &mut impl BufMut) {
         let mut reader = self.conn.reader();
         // `fill_buf` ends with `WouldBlock` (no more for now) or `Ok(&[])`
         // (after close_notify); both mean: done.
@@ -602,7 +603,7 @@ impl Tls {
             if chunk.is_empty() {
                 break;
             }
-            plaintext.extend_from_slice(chunk);
+            plaintext.put_slice(chunk);
             let taken = chunk.len();
             reader.consume(taken);
         }

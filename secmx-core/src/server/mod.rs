@@ -217,7 +217,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::proto::code::{ErrorReply, ReplyCode};
 use crate::proto::command::{Command, CommandError, ParseContext, Verb};
@@ -330,8 +330,9 @@ pub struct ServerSession {
     config: Arc<ServerConfig>,
     transport: Transport,
     lines: LineReader,
-    /// Plaintext received and not yet processed: `inbuf[start..]`.
-    inbuf: Vec<u8>,
+    /// Plaintext received and not yet processed: `inbuf[start..]`. Body
+    /// chunks are split off it and share its allocation.
+    inbuf: BytesMut,
     start: usize,
     /// Reply octets the transport did not take yet.
     backlog: Vec<u8>,
@@ -376,7 +377,7 @@ impl ServerSession {
             config,
             transport: Transport::new(),
             lines: LineReader::for_commands(),
-            inbuf: Vec::new(),
+            inbuf: BytesMut::new(),
             start: 0,
             backlog: Vec::new(),
             phase: Phase::Greeting,
@@ -687,7 +688,7 @@ impl ServerSession {
                 self.phase,
                 Phase::Command | Phase::Closed | Phase::Handshake
             ) {
-                self.inbuf = Vec::new();
+                self.inbuf = BytesMut::new();
             } else {
                 self.inbuf.clear();
             }
@@ -710,7 +711,9 @@ impl ServerSession {
 
     fn compact_input(&mut self) {
         if self.start > 0 {
-            self.inbuf.drain(..self.start.min(self.inbuf.len()));
+            // O(1): the octets before `start` are released, and the room
+            // is reclaimed by the next append once no chunk shares it.
+            self.inbuf.advance(self.start.min(self.inbuf.len()));
             self.start = 0;
         }
     }
@@ -785,21 +788,17 @@ impl ServerSession {
         let Phase::Data(unstuffer) = &mut self.phase else {
             return false;
         };
-        let mut input = self.inbuf.get(self.start..).unwrap_or_default();
+        let buffered = self.inbuf.get(self.start..).unwrap_or_default();
+        let mut input = buffered;
         let total = input.len();
         if total == 0 {
             return self.input_exhausted();
         }
-        let mut chunk = BytesMut::new();
+        let mut body = BodyContent::new(buffered);
         let mut ended = false;
         while let Some(piece) = unstuffer.next(&mut input) {
             match piece {
-                Unstuffed::Content(bytes) => {
-                    if chunk.is_empty() {
-                        chunk.reserve(total);
-                    }
-                    chunk.extend_from_slice(bytes);
-                }
+                Unstuffed::Content(bytes) => body.push(bytes),
                 Unstuffed::End => {
                     ended = true;
                     break;
@@ -807,11 +806,9 @@ impl ServerSession {
             }
         }
         let report = unstuffer.report();
-        self.start += total - input.len();
-        if !chunk.is_empty() {
-            self.events
-                .push_back(ServerEvent::BodyChunk(chunk.freeze()));
-        }
+        let consumed = total - input.len();
+        let chunk = body.finish();
+        self.take_body(consumed, chunk);
         if ended {
             self.phase = Phase::Command;
             self.end_of_message(Verb::Data, report);
@@ -829,18 +826,14 @@ impl ServerSession {
             self.phase = Phase::Command;
             return true;
         };
-        let mut input = self.inbuf.get(self.start..).unwrap_or_default();
+        let buffered = self.inbuf.get(self.start..).unwrap_or_default();
+        let mut input = buffered;
         let total = input.len();
-        let mut chunk = BytesMut::new();
+        let mut body = BodyContent::new(buffered);
         let mut end = None;
         while let Some(piece) = receiver.next(&mut input) {
             match piece {
-                BdatPiece::Content(bytes) => {
-                    if chunk.is_empty() {
-                        chunk.reserve(total);
-                    }
-                    chunk.extend_from_slice(bytes);
-                }
+                BdatPiece::Content(bytes) => body.push(bytes),
                 BdatPiece::ChunkEnd { last } => {
                     end = Some(last);
                     break;
@@ -849,11 +842,8 @@ impl ServerSession {
         }
         let received = receiver.received();
         let consumed = total - input.len();
-        self.start += consumed;
-        if !chunk.is_empty() {
-            self.events
-                .push_back(ServerEvent::BodyChunk(chunk.freeze()));
-        }
+        let chunk = body.finish();
+        self.take_body(consumed, chunk);
         match end {
             Some(false) => {
                 self.phase = Phase::Command;
@@ -877,6 +867,26 @@ impl ServerSession {
             }
             None if consumed == 0 => self.input_exhausted(),
             None => true,
+        }
+    }
+
+    /// Consumes `consumed` octets of buffered input that gave `chunk`, and
+    /// queues the chunk as an event.
+    fn take_body(&mut self, consumed: usize, chunk: Chunk) {
+        match chunk {
+            Chunk::Empty => self.start += consumed,
+            Chunk::Shared(range) => {
+                self.compact_input();
+                let taken = self.inbuf.split_to(consumed.min(self.inbuf.len())).freeze();
+                if range.end <= taken.len() {
+                    self.events
+                        .push_back(ServerEvent::BodyChunk(taken.slice(range)));
+                }
+            }
+            Chunk::Copied(copy) => {
+                self.start += consumed;
+                self.events.push_back(ServerEvent::BodyChunk(copy.freeze()));
+            }
         }
     }
 
@@ -1471,7 +1481,7 @@ impl ServerSession {
         self.phase = Phase::Closed;
         self.deadline.clear();
         self.sync = None;
-        self.inbuf = Vec::new();
+        self.inbuf = BytesMut::new();
         self.start = 0;
         self.lines = LineReader::for_commands();
         self.pump();
@@ -1520,9 +1530,108 @@ fn injection(bytes: &[u8]) -> ServerEvent {
     }
 }
 
+/// The body content of one buffer of input: the pieces an unstuffer or a
+/// BDAT receiver returned, in order.
+///
+/// Content that lies in one run of the buffer (no dot removed in between,
+/// the usual case) becomes a chunk that shares the input buffer, with no
+/// copy; anything else is copied into a chunk of its own.
+struct BodyContent<'a> {
+    /// The buffered input the pieces were borrowed from.
+    input: &'a [u8],
+    chunk: Chunk,
+}
+
+/// What [`BodyContent`] collected.
+enum Chunk {
+    Empty,
+    /// `input[range]`.
+    Shared(std::ops::Range<usize>),
+    Copied(BytesMut),
+}
+
+impl<'a> BodyContent<'a> {
+    fn new(input: &'a [u8]) -> Self {
+        Self {
+            input,
+            chunk: Chunk::Empty,
+        }
+    }
+
+    /// Where `piece` lies in the input, if it is a slice of it (the
+    /// unstuffer may also return a static CR).
+    fn locate(&self, piece: &[u8]) -> Option<std::ops::Range<usize>> {
+        let offset = piece
+            .as_ptr()
+            .addr()
+            .checked_sub(self.input.as_ptr().addr())?;
+        let end = offset.checked_add(piece.len())?;
+        (end <= self.input.len()).then_some(offset..end)
+    }
+
+    fn push(&mut self, piece: &[u8]) {
+        if piece.is_empty() {
+            return;
+        }
+        let at = self.locate(piece);
+        match (&mut self.chunk, at) {
+            (Chunk::Empty, Some(at)) => self.chunk = Chunk::Shared(at),
+            (Chunk::Shared(run), Some(at)) if run.end == at.start => run.end = at.end,
+            (Chunk::Copied(copy), _) => copy.extend_from_slice(piece),
+            (Chunk::Empty | Chunk::Shared(_), _) => {
+                let mut copy = BytesMut::with_capacity(self.input.len());
+                if let Chunk::Shared(run) = &self.chunk {
+                    copy.extend_from_slice(self.input.get(run.clone()).unwrap_or_default());
+                }
+                copy.extend_from_slice(piece);
+                self.chunk = Chunk::Copied(copy);
+            }
+        }
+    }
+
+    fn finish(self) -> Chunk {
+        self.chunk
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn collect(input: &[u8], pieces: &[(usize, usize)], extra: Option<&'static [u8]>) -> Chunk {
+        let mut body = BodyContent::new(input);
+        for &(start, end) in pieces {
+            body.push(&input[start..end]);
+        }
+        if let Some(extra) = extra {
+            body.push(extra);
+        }
+        body.finish()
+    }
+
+    #[test]
+    fn adjacent_body_pieces_share_the_input_buffer() {
+        let input = b"line one\r\nline two\r\n";
+        match collect(input, &[(0, 10), (10, 15), (15, 20)], None) {
+            Chunk::Shared(run) => assert_eq!(run, 0..20),
+            _ => panic!("adjacent pieces are one shared run"),
+        }
+        assert!(matches!(collect(input, &[], None), Chunk::Empty));
+    }
+
+    #[test]
+    fn a_removed_dot_or_a_static_piece_makes_a_copy() {
+        // RFC 5321 §4.5.2: "..x" gives ".x", so the pieces have a gap.
+        let input = b"a\r\n..x\r\n";
+        match collect(input, &[(0, 3), (4, 8)], None) {
+            Chunk::Copied(copy) => assert_eq!(&copy[..], b"a\r\n.x\r\n"),
+            _ => panic!("a gap is copied"),
+        }
+        match collect(input, &[(0, 3)], Some(b"\r")) {
+            Chunk::Copied(copy) => assert_eq!(&copy[..], b"a\r\n\r"),
+            _ => panic!("a piece from outside the input is copied"),
+        }
+    }
 
     #[test]
     fn peek_verb_ignores_arguments() {
