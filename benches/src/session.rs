@@ -324,6 +324,76 @@ pub fn bare_rustls(fixture: &Fixture, client_bytes: usize, server_bytes: usize) 
     received + drain(&mut client.reader(), &mut sink)
 }
 
+/// A plain (pre-TLS) BER server session that is sent `len` octets of one
+/// command line with no CRLF, in 16 KiB reads, as a flooding client would;
+/// returns how many octets it took. The session must refuse the line and
+/// stay within its input bound however long the line is.
+pub fn line_flood(fixture: &Fixture, now: Instant, len: usize) -> usize {
+    // A static read buffer, so that the heap counted is the session's.
+    static READ: [u8; 16 * 1024] = [b'a'; 16 * 1024];
+    let mut server = idle_server(fixture, now);
+    let read = &READ[..];
+    let mut replies = Vec::new();
+    let mut taken = 0;
+    while taken < len {
+        let piece = read
+            .get(..(len - taken).min(read.len()))
+            .unwrap_or_default();
+        let Ok(n) = server.handle_input(now, piece) else {
+            break;
+        };
+        while server.poll_event().is_some() {}
+        replies.clear();
+        server.poll_transmit(&mut replies);
+        if n == 0 || server.is_closed() {
+            break;
+        }
+        taken += n;
+    }
+    taken
+}
+
+/// Runs `per_thread` whole SecMX sessions on each of `threads` threads at
+/// once; returns how many delivered their message.
+pub fn parallel_sessions(fixture: &Fixture, threads: usize, per_thread: usize) -> usize {
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..per_thread)
+                        .filter(|_| secmx_session(fixture, Instant::now()).accepted)
+                        .count()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("a session thread panicked"))
+            .sum()
+    })
+}
+
+/// The anchor of [`parallel_sessions`]: bare rustls connections carrying
+/// the same bytes; returns how many carried them all.
+pub fn parallel_bare_rustls(fixture: &Fixture, threads: usize, per_thread: usize) -> usize {
+    let (up, down) = anchor_plaintext(fixture);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..per_thread)
+                        .filter(|_| bare_rustls(fixture, up, down) == up + down)
+                        .count()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("an anchor thread panicked"))
+            .sum()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,5 +409,20 @@ mod tests {
         assert!(server_after_tls(&fixture, Instant::now()).is_tls());
         assert!(!idle_server(&fixture, Instant::now()).is_tls());
         assert_eq!(bare_rustls(&fixture, up, down), up + down);
+    }
+
+    #[test]
+    fn a_flooded_session_takes_the_whole_line_and_stays_open() {
+        let fixture = Fixture::new(1024);
+        // RFC 5321 §4.5.3.1.4: the over-long line is refused, not buffered;
+        // the session keeps reading so the client's next command is seen.
+        assert_eq!(line_flood(&fixture, Instant::now(), 256 * 1024), 256 * 1024);
+    }
+
+    #[test]
+    fn parallel_runs_count_every_delivery() {
+        let fixture = Fixture::new(4 * 1024);
+        assert_eq!(parallel_sessions(&fixture, 2, 2), 4);
+        assert_eq!(parallel_bare_rustls(&fixture, 2, 2), 4);
     }
 }

@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use secmx_benches::session::{
-    Fixture, anchor_plaintext, bare_rustls, idle_server, secmx_session, server_after_tls,
+    Fixture, anchor_plaintext, bare_rustls, idle_server, line_flood, parallel_bare_rustls,
+    parallel_sessions, secmx_session, server_after_tls,
 };
 
 use secmx_benches::dns::{decode_all, plan_all, record_responses, replay};
@@ -25,6 +26,13 @@ use secmx_policy::plan::PlanConfig;
 
 /// Live heap bytes of the whole process.
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+/// The most `LIVE` has been since the last [`peak_during`] started.
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+fn grew(by: isize) {
+    let live = LIVE.fetch_add(by, Ordering::Relaxed) + by;
+    PEAK.fetch_max(live, Ordering::Relaxed);
+}
 
 struct Counting;
 
@@ -32,7 +40,7 @@ struct Counting;
 // counter only observes sizes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        grew(layout.size() as isize);
         // SAFETY: the caller's contract for `alloc` is passed on as is.
         unsafe { System.alloc(layout) }
     }
@@ -44,10 +52,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
+        grew(new_size as isize - layout.size() as isize);
         // SAFETY: the caller's contract for `realloc` is passed on as is.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -63,6 +68,15 @@ fn retained<T>(make: impl FnOnce() -> T) -> (usize, T) {
     let value = make();
     let after = LIVE.load(Ordering::Relaxed);
     ((after - before).max(0) as usize + size_of::<T>(), value)
+}
+
+/// The most heap `run` had live at once, above what was live before it.
+fn peak_during(run: impl FnOnce() -> usize) -> (usize, usize) {
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let result = run();
+    let peak = PEAK.load(Ordering::Relaxed);
+    ((peak - before).max(0) as usize, result)
 }
 
 const REPETITIONS: usize = 15;
@@ -168,5 +182,37 @@ fn main() {
     println!(
         "server_idle_post_tls {tls} bytes {:.2}x budget=4096B",
         tls as f64 / 4096.0
+    );
+
+    // A client that sends one endless line: the peak heap of the session
+    // receiving 1 MiB of it, next to the peak for 64 KiB (flat memory: 1x).
+    let (short_peak, taken) = peak_during(|| line_flood(&fixture, now, 64 * 1024));
+    assert_eq!(taken, 64 * 1024, "the session takes the whole line");
+    let (flood_peak, taken) = peak_during(|| line_flood(&fixture, now, 1024 * 1024));
+    assert_eq!(taken, 1024 * 1024, "the session takes the whole line");
+    println!(
+        "flood_1mib_line_peak_heap {flood_peak} bytes {:.2}x peak-at-64KiB={short_peak}B",
+        flood_peak as f64 / short_peak as f64
+    );
+
+    // Whole sessions on two threads at once (this machine has two cores),
+    // against bare rustls carrying the same bytes on two threads.
+    const PER_THREAD: usize = 8;
+    let figures = best_of(
+        REPETITIONS / 3,
+        PER_SAMPLE * 5,
+        &mut [
+            ("secmx", &mut || parallel_sessions(&fixture, 2, PER_THREAD)),
+            ("rustls", &mut || {
+                parallel_bare_rustls(&fixture, 2, PER_THREAD)
+            }),
+        ],
+    );
+    let sessions = (2 * PER_THREAD) as f64;
+    let ours = sessions / figures[0].best.as_secs_f64();
+    let anchor = sessions / figures[1].best.as_secs_f64();
+    println!(
+        "sessions_2_threads {ours:.0} sessions/s {:.2}x bare-rustls={anchor:.0}/s",
+        ours / anchor
     );
 }
