@@ -29,3 +29,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
+# Every fuzz target for a few seconds from its committed seeds (stable Rust,
+# no sanitizer): a crash fails the suite. Deeper runs: scripts/fuzz.sh depth.
+scripts/fuzz.sh smoke 15
