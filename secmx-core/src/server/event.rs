@@ -68,6 +68,12 @@ pub enum ServerEvent {
     /// further body until this event was polled, and then takes no more
     /// network input than its input buffer holds (backpressure: see
     /// [`ServerSession::handle_input`](super::ServerSession::handle_input)).
+    ///
+    /// A chunk usually shares the session's input buffer rather than being
+    /// copied out of it: while the application holds a chunk, that buffer
+    /// stays allocated and the session reads into a fresh one. Write the
+    /// chunk out (or copy it) and drop it to keep a session's memory at one
+    /// buffer.
     BodyChunk(Bytes),
     /// The end of data (`CRLF . CRLF`, or `BDAT … LAST`) arrived and the
     /// body passed the session's own checks (size, line length).
