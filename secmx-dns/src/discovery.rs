@@ -37,8 +37,8 @@ use crate::limits::{
     MAX_ADDRESSES, MAX_MX, MAX_SECMX, MAX_SRV, MAX_TLSA, MAX_TXT, SMTP_PORT,
 };
 use crate::mx::{self, MailRoute, MxHost, MxSet};
-use crate::names::{self, lower, same};
-use crate::query::{Query, Transport, encode_query};
+use crate::names::{self, Wire, lower, same};
+use crate::query::{Query, Transport, encode_query_wire};
 use crate::response::{self, Indeterminate, Outcome};
 use crate::secmx_rr::SecmxRdata;
 use crate::tlsa::{TlsaRecord, TlsaSet};
@@ -270,9 +270,26 @@ enum Data {
     Txt(Vec<Vec<u8>>),
 }
 
+/// Where a name's wire form (RFC 1035 §3.1, lower case) is in
+/// `Discovery::wire`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    fn of(self, wire: &[u8]) -> &[u8] {
+        wire.get(self.start..self.end).unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Lookup {
     name: Name,
+    /// `name` in wire form: what the query carries and the answer's
+    /// question must repeat.
+    qname: Span,
     record_type: RecordType,
     purpose: Purpose,
     state: State,
@@ -308,12 +325,15 @@ pub struct Discovery {
     /// positions of those that answer the question.
     answers: Vec<response::Answer>,
     found: Vec<usize>,
+    /// The wire forms of the look-ups' names, end to end.
+    wire: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
 struct HostSlot {
     name: Name,
-    key: u64,
+    /// `name` in wire form, shared by its A and AAAA look-ups.
+    qname: Span,
     a: usize,
     aaaa: usize,
 }
@@ -374,17 +394,22 @@ impl Discovery {
             result_taken: false,
             answers: Vec::new(),
             found: Vec::new(),
+            wire: Vec::with_capacity(512),
             domain: domain.clone(),
         };
         let secmx_type = RecordType::from(this.config.secmx_type);
+        let base = this.add_wire(&domain);
         // The order fixes SRV, MX, SECMX at 0, 1, 2.
-        this.push(srv_name, RecordType::SRV, Purpose::SecmxSrv);
-        this.push(domain.clone(), RecordType::MX, Purpose::Mx);
-        this.push(domain, secmx_type, Purpose::SecmxRr);
+        let srv_wire = this.prefix_wire(&[b"_secmx", b"_tcp"], base);
+        this.push(srv_name, srv_wire, RecordType::SRV, Purpose::SecmxSrv);
+        this.push(domain.clone(), base, RecordType::MX, Purpose::Mx);
+        this.push(domain, base, secmx_type, Purpose::SecmxRr);
         this.ensure_host(&naming_host, Purpose::Naming);
         if this.config.mta_sts {
-            this.push(sts_name, RecordType::TXT, Purpose::MtaSts);
-            this.push(rpt_name, RecordType::TXT, Purpose::TlsRpt);
+            let sts_wire = this.prefix_wire(&[b"_mta-sts"], base);
+            this.push(sts_name, sts_wire, RecordType::TXT, Purpose::MtaSts);
+            let rpt_wire = this.prefix_wire(&[b"_smtp", b"_tls"], base);
+            this.push(rpt_name, rpt_wire, RecordType::TXT, Purpose::TlsRpt);
         }
         Ok(this)
     }
@@ -419,7 +444,7 @@ impl Discovery {
             }
             let id = self.fresh_id();
             let lookup = self.lookups.get_mut(i)?;
-            let bytes = encode_query(id, &lookup.name, lookup.record_type);
+            let bytes = encode_query_wire(id, lookup.qname.of(&self.wire), lookup.record_type);
             lookup.state = State::InFlight {
                 id,
                 deadline: now + self.config.query_timeout,
@@ -460,7 +485,7 @@ impl Discovery {
         };
         let lookup = &self.lookups[i];
         let Some(question_end) =
-            response::question_matches(bytes, &lookup.name, lookup.record_type)
+            response::question_matches(bytes, lookup.qname.of(&self.wire), lookup.record_type)
         else {
             return Err(ResponseError::QuestionMismatch(id));
         };
@@ -502,7 +527,7 @@ impl Discovery {
             .found
             .iter()
             .filter_map(|&i| answers.get(i))
-            .map(|(r, _)| &r.data);
+            .map(|a| &a.data);
         let data = extract(lookup.purpose, lookup.record_type, records);
         answers.clear();
         self.answers = answers;
@@ -606,11 +631,18 @@ impl Discovery {
     }
 
     /// Adds a look-up and queues it; returns its index.
-    fn push(&mut self, name: Name, record_type: RecordType, purpose: Purpose) -> usize {
+    fn push(
+        &mut self,
+        name: Name,
+        qname: Span,
+        record_type: RecordType,
+        purpose: Purpose,
+    ) -> usize {
         let i = self.lookups.len();
         self.queue.push_back(i);
         self.lookups.push(Lookup {
             name,
+            qname,
             record_type,
             purpose,
             state: State::Queued {
@@ -627,19 +659,54 @@ impl Discovery {
     /// A and AAAA look-ups for `host`, unless it has them already;
     /// returns its index in `self.hosts`.
     fn ensure_host(&mut self, host: &Name, purpose: Purpose) -> usize {
-        let key = names::key(host);
+        let qname = self.add_wire(host);
+        let wire = qname.of(&self.wire);
         if let Some(i) = self
             .hosts
             .iter()
-            .position(|h| h.key == key && same(&h.name, host))
+            .position(|h| h.qname.of(&self.wire) == wire)
         {
+            self.wire.truncate(qname.start);
             return i;
         }
         let name = lower(host);
-        let a = self.push(name.clone(), RecordType::A, purpose);
-        let aaaa = self.push(name.clone(), RecordType::AAAA, purpose);
-        self.hosts.push(HostSlot { name, key, a, aaaa });
+        let a = self.push(name.clone(), qname, RecordType::A, purpose);
+        let aaaa = self.push(name.clone(), qname, RecordType::AAAA, purpose);
+        self.hosts.push(HostSlot {
+            name,
+            qname,
+            a,
+            aaaa,
+        });
         self.hosts.len() - 1
+    }
+
+    /// Appends the wire form of `name` to `self.wire`.
+    fn add_wire(&mut self, name: &Name) -> Span {
+        let start = self.wire.len();
+        names::write_wire(name, &mut self.wire);
+        Span {
+            start,
+            end: self.wire.len(),
+        }
+    }
+
+    /// Appends the wire form of `labels` followed by the name at `base`
+    /// (the caller checked the name fits in 255 octets).
+    fn prefix_wire(&mut self, labels: &[&[u8]], base: Span) -> Span {
+        let start = self.wire.len();
+        for label in labels {
+            // the caller's labels are port numbers and fixed names
+            self.wire.push(label.len() as u8);
+            self.wire.extend_from_slice(label);
+        }
+        if base.end <= start {
+            self.wire.extend_from_within(base.start..base.end);
+        }
+        Span {
+            start,
+            end: self.wire.len(),
+        }
     }
 
     /// TLSA at `_port._tcp.host` (RFC 7672 §2.2) for the host in slot
@@ -657,7 +724,9 @@ impl Discovery {
         let Some(name) = prefixed(&[port_label, b"_tcp"], &slot.name) else {
             return;
         };
-        let lookup = self.push(name, RecordType::TLSA, Purpose::Tlsa);
+        let base = slot.qname;
+        let qname = self.prefix_wire(&[port_label, b"_tcp"], base);
+        let lookup = self.push(name, qname, RecordType::TLSA, Purpose::Tlsa);
         self.tlsa.push(TlsaSlot { host, port, lookup });
     }
 
@@ -764,10 +833,10 @@ impl Discovery {
 
     /// Where `host` is in `self.hosts` (and in `Discovered::hosts`).
     fn host_index(&self, host: &Name) -> Option<usize> {
-        let key = names::key(host);
+        let wire = Wire::of(host)?;
         self.hosts
             .iter()
-            .position(|h| h.key == key && same(&h.name, host))
+            .position(|h| h.qname.of(&self.wire) == wire.as_slice())
     }
 
     /// Builds the result, moving the records out of the look-ups.

@@ -18,7 +18,9 @@
 //!    [`MAX_RECORDS`]; then hickory reads the header.
 //! 2. the question: the question is compared with the query's on the
 //!    wire.
-//! 3. the answers: hickory reads each answer record (`Record::read`), which
+//! 3. the answers: hickory reads the owner name of each answer record
+//!    (`Name::read`; an owner written as a pointer to the question's name
+//!    is that name and is not read) and its RDATA (`RData::read`); hickory
 //!    refuses compression pointers that do not point strictly backwards
 //!    (RFC 1035 §4.1.4): `C0 00`-style loops end in an error. Only records
 //!    of the asked type and CNAMEs are decoded, after their names were
@@ -34,8 +36,8 @@
 //! about what the domain publishes.
 
 use hickory_proto::op::{Header, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, Restrict};
 
 use crate::error::ResponseError;
 use crate::limits::{
@@ -119,9 +121,18 @@ pub(crate) fn header(bytes: &[u8]) -> Result<Header, ResponseError> {
     Ok(header)
 }
 
-/// One answer record, and whether its owner is written as a pointer to the
-/// question's name (`C0 0C`): then it is that name, octet for octet.
-pub(crate) type Answer = (Record, bool);
+/// One answer record of class IN, as far as discovery reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    /// The owner, or `None` when it is written as a pointer to the
+    /// question's name (`C0 0C`): then it is that name, octet for octet,
+    /// and is not decoded.
+    pub(crate) owner: Option<Name>,
+    /// The record's type, as on the wire.
+    pub(crate) record_type: RecordType,
+    /// The record's data; [`RData::Update0`] when it is empty.
+    pub(crate) data: RData,
+}
 
 /// Stage 3: the answer records of `record_type` and CNAME records in
 /// class IN, decoded with hickory-proto, and the RCODE with the OPT
@@ -172,16 +183,39 @@ pub(crate) fn answers(
         if let Some(offset) = name_in_rdata {
             check_name(bytes, rdata + offset).ok_or_else(|| malformed("bad name in RDATA"))?;
         }
-        // `start` is inside the message, so below 65536.
-        let at = u16::try_from(start).map_err(|_| malformed("offset"))?;
-        let mut decoder = BinDecoder::new(bytes).clone(at);
-        let record =
-            Record::read(&mut decoder).map_err(|e| ResponseError::Malformed(e.to_string()))?;
-        if decoder.index() != end {
-            return Err(malformed("record length"));
-        }
         let owner_is_question = bytes.get(start..start + 2) == Some(&[0xC0, 0x0C][..]);
-        out.push((record, owner_is_question));
+        let owner = if owner_is_question {
+            None
+        } else {
+            // `start` is inside the message, so below 65536.
+            let at = u16::try_from(start).map_err(|_| malformed("offset"))?;
+            let mut decoder = BinDecoder::new(bytes).clone(at);
+            let owner =
+                Name::read(&mut decoder).map_err(|e| ResponseError::Malformed(e.to_string()))?;
+            if decoder.index() != owner_end {
+                return Err(malformed("owner name"));
+            }
+            Some(owner)
+        };
+        // As hickory's `Record::read`: empty RDATA is an update's "any".
+        let data = if end == rdata {
+            RData::Update0(rtype)
+        } else {
+            let at = u16::try_from(rdata).map_err(|_| malformed("offset"))?;
+            let length = u16::try_from(end - rdata).map_err(|_| malformed("offset"))?;
+            let mut decoder = BinDecoder::new(bytes).clone(at);
+            let data = RData::read(&mut decoder, rtype, Restrict::new(length))
+                .map_err(|e| ResponseError::Malformed(e.to_string()))?;
+            if decoder.index() != end {
+                return Err(malformed("record length"));
+            }
+            data
+        };
+        out.push(Answer {
+            owner,
+            record_type: rtype,
+            data,
+        });
     }
     // Walk the other two sections without decoding them.
     let mut extended = None;
@@ -263,29 +297,24 @@ fn skip_name(bytes: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// Stage 2: whether the response's only question is
-/// `name`/`record_type`/IN, checked on the wire: the question follows the
-/// header, and its name is compared label by label, case-insensitively
-/// (RFC 4343 §3). A question name written as a compression pointer (which
-/// could only point into the header) does not match. Returns where the
-/// question ends.
+/// `qname`/`record_type`/IN, checked on the wire: the question follows the
+/// header, and its name must be `qname` (the name in wire form, RFC 1035
+/// §3.1, ending in the root label) octet for octet but for the case of
+/// letters (RFC 4343 §3). Length octets (at most 63) are never letters, so
+/// the labels must line up. A question name written as a compression
+/// pointer (which could only point into the header) does not match.
+/// Returns where the question ends.
 pub(crate) fn question_matches(
     bytes: &[u8],
-    name: &Name,
+    qname: &[u8],
     record_type: RecordType,
 ) -> Option<usize> {
-    let mut i = HEADER_LEN;
-    for label in name.iter() {
-        let end = i + 1 + label.len();
-        let (Some(&len), Some(got)) = (bytes.get(i), bytes.get(i + 1..end)) else {
-            return None;
-        };
-        if usize::from(len) != label.len() || !got.eq_ignore_ascii_case(label) {
-            return None;
-        }
-        i = end;
+    let end = HEADER_LEN + qname.len();
+    if !bytes.get(HEADER_LEN..end)?.eq_ignore_ascii_case(qname) {
+        return None;
     }
     let [hi, lo] = u16::from(record_type).to_be_bytes();
-    (bytes.get(i..i + 5) == Some(&[0, hi, lo, 0, 1][..])).then_some(i + 5)
+    (bytes.get(end..end + 4) == Some(&[hi, lo, 0, 1][..])).then_some(end + 4)
 }
 
 /// The outcome of a response with RCODE `rcode` and answer records
@@ -313,20 +342,20 @@ pub(crate) fn classify(
     let mut current = name;
     loop {
         let mut cname = None;
-        for (i, (record, owner_is_question)) in answers.iter().enumerate() {
+        for (i, answer) in answers.iter().enumerate() {
             // The question's name is `name` (the question matched); later
             // links of the chain are never `name` (that would be a loop).
-            let owner_matches = if links == 0 {
-                *owner_is_question || same(&record.name, current)
-            } else {
-                !*owner_is_question && same(&record.name, current)
+            let owner_matches = match (&answer.owner, links) {
+                (None, 0) => true,
+                (None, _) => false,
+                (Some(owner), _) => same(owner, current),
             };
-            if record.dns_class != DNSClass::IN || !owner_matches {
+            if !owner_matches {
                 continue;
             }
-            if record.record_type() == record_type {
+            if answer.record_type == record_type {
                 found.push(i);
-            } else if let RData::CNAME(target) = &record.data {
+            } else if let RData::CNAME(target) = &answer.data {
                 cname.get_or_insert(&target.0);
             }
         }
@@ -361,6 +390,7 @@ pub(crate) fn classify(
 mod tests {
     use super::*;
     use hickory_proto::op::{Message, Query as Question};
+    use hickory_proto::rr::Record;
     use hickory_proto::rr::rdata::{A, CNAME, MX};
     use std::net::Ipv4Addr;
 
@@ -693,7 +723,11 @@ mod tests {
         let m = response(ResponseCode::NoError, "h.Example.", RecordType::A, vec![]);
         let bytes = m.to_vec().expect("encodes");
         let end = 12 + "h.example.".len() + 1 + 4;
-        let matches = |b: &[u8], n: &str, t| question_matches(b, &name(n), t);
+        let matches = |b: &[u8], n: &str, t| {
+            let mut qname = Vec::new();
+            crate::names::write_wire(&name(n), &mut qname);
+            question_matches(b, &qname, t)
+        };
         assert_eq!(matches(&bytes, "H.EXAMPLE.", RecordType::A), Some(end));
         assert_eq!(matches(&bytes, "h.example.", RecordType::A), Some(end));
         assert_eq!(matches(&bytes, "h.example.", RecordType::AAAA), None);
