@@ -3,6 +3,7 @@
 //! reject by length and label count first and then compare forwards.
 
 use hickory_proto::rr::Name;
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 /// Case-insensitive equality of two names (RFC 4343 §3).
 ///
@@ -27,16 +28,33 @@ pub(crate) fn lower(name: &Name) -> Name {
 }
 
 /// Appends `name` in wire form (RFC 1035 §3.1), in lower case: each label
-/// after its length octet, then the root label. Discovery compares and
-/// sends names in this form: a slice comparison instead of a walk over
-/// hickory's labels.
-pub(crate) fn write_wire(name: &Name, out: &mut Vec<u8>) {
+/// after its length octet, then the root label. Returns whether the name
+/// had an upper-case letter. Discovery compares and sends names in this
+/// form: a slice comparison instead of a walk over hickory's labels.
+pub(crate) fn write_wire(name: &Name, out: &mut Vec<u8>) -> bool {
+    let start = out.len();
     for label in name.iter() {
         // hickory keeps labels at 63 octets or less
         out.push(label.len() as u8);
-        out.extend(label.iter().map(u8::to_ascii_lowercase));
+        out.extend_from_slice(label);
     }
     out.push(0);
+    // Length octets are below 64: never letters.
+    let written = out.get_mut(start..).unwrap_or_default();
+    let upper = written.iter().any(u8::is_ascii_uppercase);
+    if upper {
+        written.make_ascii_lowercase();
+    }
+    upper
+}
+
+/// The name whose wire form is `wire` (RFC 1035 §3.1, no compression
+/// pointers), read by hickory-proto; `None` if it is not one (past 255
+/// octets, say).
+pub(crate) fn from_wire(wire: &[u8]) -> Option<Name> {
+    let mut decoder = BinDecoder::new(wire);
+    let name = Name::read(&mut decoder).ok()?;
+    (decoder.index() == wire.len()).then_some(name)
 }
 
 /// A name's wire form in lower case (as [`write_wire`]), on the stack.

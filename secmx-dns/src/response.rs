@@ -35,7 +35,7 @@
 //! other RCODEs, time-outs, CNAME loops) is *indeterminate*: it says nothing
 //! about what the domain publishes.
 
-use hickory_proto::op::{Header, MessageType, OpCode, ResponseCode};
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, Restrict};
 
@@ -91,31 +91,59 @@ pub enum Indeterminate {
     QueryLimit,
 }
 
+/// The fields of a response's header (RFC 1035 §4.1.1) that discovery
+/// reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    /// ID.
+    pub(crate) id: u16,
+    /// TC: the message was truncated.
+    pub(crate) truncated: bool,
+    /// AD: the resolver validated the answer (RFC 4035 §3.2.3).
+    pub(crate) authentic_data: bool,
+    /// The low four bits of the RCODE.
+    pub(crate) rcode_low: u8,
+    /// ANCOUNT, NSCOUNT and ARCOUNT.
+    pub(crate) answers: u16,
+    pub(crate) authorities: u16,
+    pub(crate) additionals: u16,
+}
+
 /// Stage 1: checks the length and the header counts (against the length
 /// and [`MAX_RECORDS`], so decoding cost and allocation follow the length),
-/// reads the header with hickory-proto and checks QR and the opcode.
+/// reads the header and checks QR and the opcode:
+///
+/// ```text
+///   ID (16) | QR | OPCODE (4) | AA | TC | RD | RA | Z | AD | CD | RCODE (4)
+///   QDCOUNT (16) | ANCOUNT (16) | NSCOUNT (16) | ARCOUNT (16)
+/// ```
 pub(crate) fn header(bytes: &[u8]) -> Result<Header, ResponseError> {
-    if bytes.len() < HEADER_LEN {
-        return Err(ResponseError::TooShort);
-    }
     if bytes.len() > MAX_MESSAGE {
         return Err(ResponseError::TooLong);
     }
-    let header = Header::read(&mut BinDecoder::new(bytes))
-        .map_err(|e| ResponseError::Malformed(e.to_string()))?;
-    let counts = header.counts;
-    if counts.queries != 1 {
+    let Some(&[i0, i1, flags, more, q0, q1, a0, a1, n0, n1, r0, r1]) = bytes.first_chunk() else {
+        return Err(ResponseError::TooShort);
+    };
+    if u16::from_be_bytes([q0, q1]) != 1 {
         return Err(ResponseError::QuestionCount);
     }
-    let records = usize::from(counts.answers)
-        + usize::from(counts.authorities)
-        + usize::from(counts.additionals);
+    let header = Header {
+        id: u16::from_be_bytes([i0, i1]),
+        truncated: flags & 0x02 != 0,
+        authentic_data: more & 0x20 != 0,
+        rcode_low: more & 0x0F,
+        answers: u16::from_be_bytes([a0, a1]),
+        authorities: u16::from_be_bytes([n0, n1]),
+        additionals: u16::from_be_bytes([r0, r1]),
+    };
+    let records = usize::from(header.answers)
+        + usize::from(header.authorities)
+        + usize::from(header.additionals);
     if records > MAX_RECORDS || HEADER_LEN + 5 + 11 * records > bytes.len() {
         return Err(ResponseError::BadCounts);
     }
-    if header.metadata.message_type != MessageType::Response
-        || header.metadata.op_code != OpCode::Query
-    {
+    // QR = 1 (a response), OPCODE = 0 (QUERY)
+    if flags & 0xF8 != 0x80 {
         return Err(ResponseError::NotAResponse);
     }
     Ok(header)
@@ -132,6 +160,9 @@ pub(crate) struct Answer {
     pub(crate) record_type: RecordType,
     /// The record's data; [`RData::Update0`] when it is empty.
     pub(crate) data: RData,
+    /// The name in the data (of a CNAME, MX or SRV record) has an
+    /// upper-case letter.
+    pub(crate) upper_case: bool,
 }
 
 /// Stage 3: the answer records of `record_type` and CNAME records in
@@ -155,9 +186,9 @@ pub(crate) fn answers(
     out.clear();
     let malformed = |what: &str| ResponseError::Malformed(what.to_owned());
     let mut i = question_end;
-    for _ in 0..header.counts.answers {
+    for _ in 0..header.answers {
         let start = i;
-        let owner_end = check_name(bytes, start).ok_or_else(|| malformed("bad owner name"))?;
+        let (owner_end, _) = check_name(bytes, start).ok_or_else(|| malformed("bad owner name"))?;
         let fixed = bytes
             .get(owner_end..owner_end + 10)
             .ok_or_else(|| malformed("record cut short"))?;
@@ -180,8 +211,10 @@ pub(crate) fn answers(
             RecordType::SRV => Some(6),
             _ => None,
         };
+        let mut upper_case = false;
         if let Some(offset) = name_in_rdata {
-            check_name(bytes, rdata + offset).ok_or_else(|| malformed("bad name in RDATA"))?;
+            (_, upper_case) =
+                check_name(bytes, rdata + offset).ok_or_else(|| malformed("bad name in RDATA"))?;
         }
         let owner_is_question = bytes.get(start..start + 2) == Some(&[0xC0, 0x0C][..]);
         let owner = if owner_is_question {
@@ -215,18 +248,19 @@ pub(crate) fn answers(
             owner,
             record_type: rtype,
             data,
+            upper_case,
         });
     }
     // Walk the other two sections without decoding them.
     let mut extended = None;
-    for n in 0..usize::from(header.counts.authorities) + usize::from(header.counts.additionals) {
+    for n in 0..usize::from(header.authorities) + usize::from(header.additionals) {
         i = skip_name(bytes, i).ok_or_else(|| malformed("bad owner name"))?;
         let fixed = bytes
             .get(i..i + 10)
             .ok_or_else(|| malformed("record cut short"))?;
         let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
         let rdlength = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
-        let in_additional = n >= usize::from(header.counts.authorities);
+        let in_additional = n >= usize::from(header.authorities);
         if rtype == u16::from(RecordType::OPT) && in_additional {
             // RFC 6891 §6.1.1: more than one OPT is a format error.
             if extended.replace(fixed[4]).is_some() {
@@ -238,24 +272,22 @@ pub(crate) fn answers(
             return Err(malformed("record cut short"));
         }
     }
-    let low = header.metadata.response_code.low();
-    Ok(match extended {
-        Some(high) => ResponseCode::from(high, low),
-        None => header.metadata.response_code,
-    })
+    Ok(ResponseCode::from(extended.unwrap_or(0), header.rcode_low))
 }
 
 /// Walks a name as hickory will read it: labels, and compression pointers
 /// that each point before the part of the name that holds them (RFC 1035
 /// §4.1.4), at most [`MAX_POINTER_HOPS`] of them, the labels within 255
 /// octets. Returns where the name ends in place. Cost: at most 255 octets
-/// and `MAX_POINTER_HOPS` hops.
-fn check_name(bytes: &[u8], start: usize) -> Option<usize> {
+/// and `MAX_POINTER_HOPS` hops. Also says whether the name has an
+/// upper-case letter.
+fn check_name(bytes: &[u8], start: usize) -> Option<(usize, bool)> {
     let mut i = start;
     let mut segment = start;
     let mut end = None;
     let mut hops = 0;
     let mut length = 0;
+    let mut upper = false;
     loop {
         let len = *bytes.get(i)?;
         match len & 0xC0 {
@@ -269,12 +301,14 @@ fn check_name(bytes: &[u8], start: usize) -> Option<usize> {
                 segment = target;
                 i = target;
             }
-            0x00 if len == 0 => return Some(end.unwrap_or(i + 1)),
+            0x00 if len == 0 => return Some((end.unwrap_or(i + 1), upper)),
             0x00 => {
                 length += 1 + usize::from(len);
                 if length > MAX_NAME {
                     return None;
                 }
+                let label = bytes.get(i + 1..i + 1 + usize::from(len))?;
+                upper |= label.iter().any(u8::is_ascii_uppercase);
                 i += 1 + usize::from(len);
             }
             _ => return None,
@@ -389,7 +423,7 @@ pub(crate) fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hickory_proto::op::{Message, Query as Question};
+    use hickory_proto::op::{Message, OpCode, Query as Question};
     use hickory_proto::rr::Record;
     use hickory_proto::rr::rdata::{A, CNAME, MX};
     use std::net::Ipv4Addr;
