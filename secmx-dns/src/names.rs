@@ -1,6 +1,10 @@
 //! Cheap name helpers. hickory's `Name` equality walks labels from the
 //! root with a general ordering; discovery compares names often, so these
 //! reject by length and label count first and then compare forwards.
+//! Every look-up's name is also kept in wire form (RFC 1035 §3.1), in
+//! lower case: queries copy it, answers' questions are compared with it
+//! and target hosts are told apart by it, without walking hickory's
+//! labels again.
 
 use hickory_proto::rr::Name;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};

@@ -15,7 +15,7 @@
 //! 1. the header: the counts are checked against the length (a question
 //!    takes at least 5 octets, a record at least 11), so a 12-octet packet
 //!    cannot claim 65535 records, and the total is bounded by
-//!    [`MAX_RECORDS`]; then hickory reads the header.
+//!    [`MAX_RECORDS`]; then the twelve octets are read directly.
 //! 2. the question: the question is compared with the query's on the
 //!    wire.
 //! 3. the answers: hickory reads the owner name of each answer record
