@@ -37,8 +37,8 @@ use crate::limits::{
     MAX_ADDRESSES, MAX_MX, MAX_SECMX, MAX_SRV, MAX_TLSA, MAX_TXT, SMTP_PORT,
 };
 use crate::mx::{self, MailRoute, MxHost, MxSet};
-use crate::names::{self, lower, same};
-use crate::query::{Query, Transport, encode_query};
+use crate::names::{self, Wire, lower, same};
+use crate::query::{Query, Transport, encode_query_wire};
 use crate::response::{self, Indeterminate, Outcome};
 use crate::secmx_rr::SecmxRdata;
 use crate::tlsa::{TlsaRecord, TlsaSet};
@@ -270,9 +270,26 @@ enum Data {
     Txt(Vec<Vec<u8>>),
 }
 
+/// Where a name's wire form (RFC 1035 §3.1, lower case) is in
+/// `Discovery::wire`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    fn of(self, wire: &[u8]) -> &[u8] {
+        wire.get(self.start..self.end).unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Lookup {
     name: Name,
+    /// `name` in wire form: what the query carries and the answer's
+    /// question must repeat.
+    qname: Span,
     record_type: RecordType,
     purpose: Purpose,
     state: State,
@@ -308,12 +325,15 @@ pub struct Discovery {
     /// positions of those that answer the question.
     answers: Vec<response::Answer>,
     found: Vec<usize>,
+    /// The wire forms of the look-ups' names, end to end.
+    wire: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
 struct HostSlot {
     name: Name,
-    key: u64,
+    /// `name` in wire form, shared by its A and AAAA look-ups.
+    qname: Span,
     a: usize,
     aaaa: usize,
 }
@@ -357,11 +377,21 @@ impl Discovery {
                 reason: "the root".into(),
             });
         }
-        let derived = |labels: &[&[u8]]| prefixed(labels, &domain).ok_or(Error::DomainTooLong);
-        let srv_name = derived(&[b"_secmx", b"_tcp"])?;
-        let naming_host = derived(&[b"secmx"])?;
-        let sts_name = derived(&[b"_mta-sts"])?;
-        let rpt_name = derived(&[b"_smtp", b"_tls"])?;
+        let mut wire = Vec::with_capacity(512);
+        names::write_wire(&domain, &mut wire);
+        let base = Span {
+            start: 0,
+            end: wire.len(),
+        };
+        let mut derived = |labels: &[&[u8]]| {
+            let span = prefix_wire(&mut wire, labels, base);
+            let name = names::from_wire(span.of(&wire)).ok_or(Error::DomainTooLong)?;
+            Ok::<_, Error>((name, span))
+        };
+        let (srv_name, srv_wire) = derived(&[b"_secmx", b"_tcp"])?;
+        let (naming_host, _) = derived(&[b"secmx"])?;
+        let (sts_name, sts_wire) = derived(&[b"_mta-sts"])?;
+        let (rpt_name, rpt_wire) = derived(&[b"_smtp", b"_tls"])?;
         let mut this = Self {
             naming_host: naming_host.clone(),
             id_state: config.id_seed,
@@ -374,17 +404,18 @@ impl Discovery {
             result_taken: false,
             answers: Vec::new(),
             found: Vec::new(),
+            wire,
             domain: domain.clone(),
         };
         let secmx_type = RecordType::from(this.config.secmx_type);
         // The order fixes SRV, MX, SECMX at 0, 1, 2.
-        this.push(srv_name, RecordType::SRV, Purpose::SecmxSrv);
-        this.push(domain.clone(), RecordType::MX, Purpose::Mx);
-        this.push(domain, secmx_type, Purpose::SecmxRr);
+        this.push(srv_name, srv_wire, RecordType::SRV, Purpose::SecmxSrv);
+        this.push(domain.clone(), base, RecordType::MX, Purpose::Mx);
+        this.push(domain, base, secmx_type, Purpose::SecmxRr);
         this.ensure_host(&naming_host, Purpose::Naming);
         if this.config.mta_sts {
-            this.push(sts_name, RecordType::TXT, Purpose::MtaSts);
-            this.push(rpt_name, RecordType::TXT, Purpose::TlsRpt);
+            this.push(sts_name, sts_wire, RecordType::TXT, Purpose::MtaSts);
+            this.push(rpt_name, rpt_wire, RecordType::TXT, Purpose::TlsRpt);
         }
         Ok(this)
     }
@@ -419,7 +450,7 @@ impl Discovery {
             }
             let id = self.fresh_id();
             let lookup = self.lookups.get_mut(i)?;
-            let bytes = encode_query(id, &lookup.name, lookup.record_type);
+            let bytes = encode_query_wire(id, lookup.qname.of(&self.wire), lookup.record_type);
             lookup.state = State::InFlight {
                 id,
                 deadline: now + self.config.query_timeout,
@@ -450,7 +481,7 @@ impl Discovery {
     ) -> Result<Handled, ResponseError> {
         let _ = now;
         let header = response::header(bytes)?;
-        let id = header.metadata.id;
+        let id = header.id;
         let Some(i) = self
             .lookups
             .iter()
@@ -460,11 +491,11 @@ impl Discovery {
         };
         let lookup = &self.lookups[i];
         let Some(question_end) =
-            response::question_matches(bytes, &lookup.name, lookup.record_type)
+            response::question_matches(bytes, lookup.qname.of(&self.wire), lookup.record_type)
         else {
             return Err(ResponseError::QuestionMismatch(id));
         };
-        if header.metadata.truncation
+        if header.truncated
             && matches!(
                 lookup.state,
                 State::InFlight {
@@ -495,14 +526,14 @@ impl Discovery {
             lookup.record_type,
             &mut self.found,
         );
-        let authenticated = self.config.trusted_resolver
-            && header.metadata.authentic_data
-            && !outcome.is_indeterminate();
-        let records = self
-            .found
-            .iter()
-            .filter_map(|&i| answers.get(i))
-            .map(|(r, _)| &r.data);
+        let authenticated =
+            self.config.trusted_resolver && header.authentic_data && !outcome.is_indeterminate();
+        // The records are moved out; `answers` is cleared below.
+        let records = self.found.iter().filter_map(|&i| {
+            let answer = answers.get_mut(i)?;
+            let data = std::mem::replace(&mut answer.data, RData::Update0(answer.record_type));
+            Some((data, answer.upper_case))
+        });
         let data = extract(lookup.purpose, lookup.record_type, records);
         answers.clear();
         self.answers = answers;
@@ -606,11 +637,18 @@ impl Discovery {
     }
 
     /// Adds a look-up and queues it; returns its index.
-    fn push(&mut self, name: Name, record_type: RecordType, purpose: Purpose) -> usize {
+    fn push(
+        &mut self,
+        name: Name,
+        qname: Span,
+        record_type: RecordType,
+        purpose: Purpose,
+    ) -> usize {
         let i = self.lookups.len();
         self.queue.push_back(i);
         self.lookups.push(Lookup {
             name,
+            qname,
             record_type,
             purpose,
             state: State::Queued {
@@ -627,18 +665,34 @@ impl Discovery {
     /// A and AAAA look-ups for `host`, unless it has them already;
     /// returns its index in `self.hosts`.
     fn ensure_host(&mut self, host: &Name, purpose: Purpose) -> usize {
-        let key = names::key(host);
+        let start = self.wire.len();
+        let upper = names::write_wire(host, &mut self.wire);
+        let qname = Span {
+            start,
+            end: self.wire.len(),
+        };
+        let wire = qname.of(&self.wire);
         if let Some(i) = self
             .hosts
             .iter()
-            .position(|h| h.key == key && same(&h.name, host))
+            .position(|h| h.qname.of(&self.wire) == wire)
         {
+            self.wire.truncate(start);
             return i;
         }
-        let name = lower(host);
-        let a = self.push(name.clone(), RecordType::A, purpose);
-        let aaaa = self.push(name.clone(), RecordType::AAAA, purpose);
-        self.hosts.push(HostSlot { name, key, a, aaaa });
+        let name = if upper {
+            host.to_lowercase()
+        } else {
+            host.clone()
+        };
+        let a = self.push(name.clone(), qname, RecordType::A, purpose);
+        let aaaa = self.push(name.clone(), qname, RecordType::AAAA, purpose);
+        self.hosts.push(HostSlot {
+            name,
+            qname,
+            a,
+            aaaa,
+        });
         self.hosts.len() - 1
     }
 
@@ -654,10 +708,12 @@ impl Discovery {
         };
         let mut digits = [0u8; 6];
         let port_label = port_label(port, &mut digits);
-        let Some(name) = prefixed(&[port_label, b"_tcp"], &slot.name) else {
+        let qname = prefix_wire(&mut self.wire, &[port_label, b"_tcp"], slot.qname);
+        let Some(name) = names::from_wire(qname.of(&self.wire)) else {
+            self.wire.truncate(qname.start);
             return;
         };
-        let lookup = self.push(name, RecordType::TLSA, Purpose::Tlsa);
+        let lookup = self.push(name, qname, RecordType::TLSA, Purpose::Tlsa);
         self.tlsa.push(TlsaSlot { host, port, lookup });
     }
 
@@ -764,10 +820,10 @@ impl Discovery {
 
     /// Where `host` is in `self.hosts` (and in `Discovered::hosts`).
     fn host_index(&self, host: &Name) -> Option<usize> {
-        let key = names::key(host);
+        let wire = Wire::of(host)?;
         self.hosts
             .iter()
-            .position(|h| h.key == key && same(&h.name, host))
+            .position(|h| h.qname.of(&self.wire) == wire.as_slice())
     }
 
     /// Builds the result, moving the records out of the look-ups.
@@ -786,6 +842,10 @@ impl Discovery {
                 _ => Vec::new(),
             });
         }
+        // The host slot of each SOR target, then of each MX host: the TLSA
+        // RRsets are matched to targets by slot, not by name.
+        let mut slots = std::mem::take(&mut self.found);
+        slots.clear();
         let get = |i: usize| self.lookups.get(i);
         let mx_records: &[(u16, Name)] = match get(MX).map(|l| &l.data) {
             Some(Data::Mx(r)) => r,
@@ -801,11 +861,6 @@ impl Discovery {
         };
         let auth = |i: usize| get(i).is_some_and(|l| l.authenticated);
 
-        let host_auth = |host: &Name| {
-            self.host_index(host)
-                .and_then(|i| hosts.get(i))
-                .is_some_and(|h| h.authenticated)
-        };
         // The naming host is always the first slot.
         let naming_has_address = hosts
             .first()
@@ -820,7 +875,11 @@ impl Discovery {
         });
         let naming_by_mx = mx_records.iter().any(|(_, h)| same(h, &self.naming_host));
         for t in &mut sors {
-            let mut ok = host_auth(&t.host);
+            let slot = self.host_index(&t.host);
+            slots.push(slot.unwrap_or(usize::MAX));
+            let mut ok = slot
+                .and_then(|i| hosts.get(i))
+                .is_some_and(|h| h.authenticated);
             for c in t.conventions.iter() {
                 ok &= match c {
                     Convention::SecmxRr => auth(SECMX),
@@ -832,7 +891,8 @@ impl Discovery {
             t.authenticated = ok;
         }
 
-        let mx = self.mail_route(mx_records, &hosts, auth(MX));
+        let mx = self.mail_route(mx_records, &hosts, auth(MX), &mut slots);
+        let (sor_slots, mx_slots) = slots.split_at_checked(sors.len()).unwrap_or_default();
 
         let mut tlsa = Vec::new();
         for (t, records) in self.tlsa.iter().zip(tlsa_records) {
@@ -842,11 +902,14 @@ impl Discovery {
             let (host, port) = (&slot.name, &t.port);
             let target_ok = sors
                 .iter()
-                .any(|t| t.authenticated && t.port == *port && same(&t.host, host))
+                .zip(sor_slots)
+                .any(|(s, &i)| s.authenticated && s.port == *port && i == t.host)
                 || match &mx {
                     MailRoute::Hosts(h) => {
                         *port == SMTP_PORT
-                            && h.iter().any(|m| m.authenticated && same(&m.host, host))
+                            && h.iter()
+                                .zip(mx_slots)
+                                .any(|(m, &i)| m.authenticated && i == t.host)
                     }
                     _ => false,
                 };
@@ -886,6 +949,8 @@ impl Discovery {
                 .and_then(|l| TlsRptRecord::from_txt(records(l).iter().map(Vec::as_slice))),
         };
 
+        slots.clear();
+        self.found = slots;
         Discovered {
             domain: self.domain.clone(),
             sors,
@@ -908,16 +973,23 @@ impl Discovery {
         }
     }
 
+    /// The mail route; `slots` receives the host slot of each MX host
+    /// whose MX answer was authenticated (`usize::MAX` for others).
     fn mail_route(
         &self,
         mx_records: &[(u16, Name)],
         hosts: &[HostAddresses],
         mx_authenticated: bool,
+        slots: &mut Vec<usize>,
     ) -> MailRoute {
-        let host_auth = |host: &Name| {
-            self.host_index(host)
-                .and_then(|i| hosts.get(i))
-                .is_some_and(|h| h.authenticated)
+        let mut host_auth = |host: &Name| {
+            // Only an authenticated MX host's slot is ever looked at.
+            let slot = mx_authenticated.then(|| self.host_index(host)).flatten();
+            slots.push(slot.unwrap_or(usize::MAX));
+            mx_authenticated
+                && slot
+                    .and_then(|i| hosts.get(i))
+                    .is_some_and(|h| h.authenticated)
         };
         let outcome = self
             .lookups
@@ -935,7 +1007,7 @@ impl Discovery {
                             preference,
                             host: host.clone(),
                             implicit: false,
-                            authenticated: mx_authenticated && host_auth(host),
+                            authenticated: host_auth(host),
                         })
                         .collect(),
                 ),
@@ -964,17 +1036,27 @@ impl Discovery {
 }
 
 /// Takes what a look-up needs from the records of its answer, within the
-/// limits. Records that do not decode (a bad SECMX RDATA) are skipped.
-fn extract<'m>(
+/// limits: each record's data, and whether the name in it (of an MX or SRV
+/// record) has an upper-case letter. Records that do not decode (a bad
+/// SECMX RDATA) are skipped.
+fn extract(
     purpose: Purpose,
     record_type: RecordType,
-    records: impl Iterator<Item = &'m RData>,
+    records: impl Iterator<Item = (RData, bool)>,
 ) -> Data {
+    // Names are lowered only when they have an upper-case letter.
+    let lowered = |name: Name, upper_case: bool| {
+        if upper_case {
+            name.to_lowercase()
+        } else {
+            name
+        }
+    };
     match (purpose, record_type) {
         (Purpose::Mx, _) => {
             let mut mx: Vec<(u16, Name)> = records
                 .filter_map(|r| match r {
-                    RData::MX(mx) => Some((mx.preference, lower(&mx.exchange))),
+                    (RData::MX(mx), upper) => Some((mx.preference, lowered(mx.exchange, upper))),
                     _ => None,
                 })
                 .take(MAX_MX)
@@ -986,11 +1068,11 @@ fn extract<'m>(
         (Purpose::SecmxSrv, _) => {
             let mut srv: Vec<SrvRecord> = records
                 .filter_map(|r| match r {
-                    RData::SRV(s) => Some(SrvRecord {
+                    (RData::SRV(s), upper) => Some(SrvRecord {
                         priority: s.priority,
                         weight: s.weight,
                         port: s.port,
-                        target: lower(&s.target),
+                        target: lowered(s.target, upper),
                     }),
                     _ => None,
                 })
@@ -1002,7 +1084,7 @@ fn extract<'m>(
         (Purpose::SecmxRr, _) => {
             let mut secmx: Vec<SecmxRdata> = records
                 .filter_map(|r| match r {
-                    RData::Unknown { rdata, .. } => SecmxRdata::decode(&rdata.anything).ok(),
+                    (RData::Unknown { rdata, .. }, _) => SecmxRdata::decode(&rdata.anything).ok(),
                     _ => None,
                 })
                 .filter(|r| !r.target.is_root())
@@ -1018,7 +1100,7 @@ fn extract<'m>(
         (Purpose::Naming | Purpose::Address, RecordType::A) => Data::V4(
             records
                 .filter_map(|r| match r {
-                    RData::A(a) => Some(a.0),
+                    (RData::A(a), _) => Some(a.0),
                     _ => None,
                 })
                 .take(MAX_ADDRESSES)
@@ -1027,7 +1109,7 @@ fn extract<'m>(
         (Purpose::Naming | Purpose::Address, _) => Data::V6(
             records
                 .filter_map(|r| match r {
-                    RData::AAAA(a) => Some(a.0),
+                    (RData::AAAA(a), _) => Some(a.0),
                     _ => None,
                 })
                 .take(MAX_ADDRESSES)
@@ -1036,7 +1118,7 @@ fn extract<'m>(
         (Purpose::Tlsa, _) => Data::Tlsa(
             records
                 .filter_map(|r| match r {
-                    RData::TLSA(t) => Some(TlsaRecord::from_hickory(t)),
+                    (RData::TLSA(t), _) => Some(TlsaRecord::from_hickory(t)),
                     _ => None,
                 })
                 .take(MAX_TLSA)
@@ -1045,8 +1127,12 @@ fn extract<'m>(
         (Purpose::MtaSts | Purpose::TlsRpt, _) => Data::Txt(
             records
                 .filter_map(|r| match r {
-                    RData::TXT(t) => {
-                        Some(t.txt_data.iter().flat_map(|s| s.iter().copied()).collect())
+                    (RData::TXT(t), _) => {
+                        let mut strings = t.txt_data.into_vec();
+                        Some(match strings.len() {
+                            1 => strings.pop().map(Vec::from).unwrap_or_default(),
+                            _ => strings.concat(),
+                        })
                     }
                     _ => None,
                 })
@@ -1056,13 +1142,22 @@ fn extract<'m>(
     }
 }
 
-/// `labels` followed by `base`, or `None` past 255 octets.
-fn prefixed(labels: &[&[u8]], base: &Name) -> Option<Name> {
-    let mut name = Name::new();
+/// Appends to `wire` the wire form of `labels` followed by the name at
+/// `base` (already in `wire`).
+fn prefix_wire(wire: &mut Vec<u8>, labels: &[&[u8]], base: Span) -> Span {
+    let start = wire.len();
     for label in labels {
-        name = name.append_label(*label).ok()?;
+        // port numbers and fixed names: far below 64 octets
+        wire.push(label.len() as u8);
+        wire.extend_from_slice(label);
     }
-    name.append_name(base).ok()
+    if base.end <= start {
+        wire.extend_from_within(base.start..base.end);
+    }
+    Span {
+        start,
+        end: wire.len(),
+    }
 }
 
 /// The label `_<port>` (RFC 6698 §3), written into `buf`.

@@ -1,8 +1,13 @@
 //! Cheap name helpers. hickory's `Name` equality walks labels from the
 //! root with a general ordering; discovery compares names often, so these
 //! reject by length and label count first and then compare forwards.
+//! Every look-up's name is also kept in wire form (RFC 1035 §3.1), in
+//! lower case: queries copy it, answers' questions are compared with it
+//! and target hosts are told apart by it, without walking hickory's
+//! labels again.
 
 use hickory_proto::rr::Name;
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 /// Case-insensitive equality of two names (RFC 4343 §3).
 ///
@@ -26,18 +31,72 @@ pub(crate) fn lower(name: &Name) -> Name {
     }
 }
 
-/// A hash of the name in lower case (FNV-1a over the labels and their
-/// lengths), to skip most comparisons.
-pub(crate) fn key(name: &Name) -> u64 {
-    const PRIME: u64 = 0x0000_0100_0000_01B3;
-    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+/// Appends `name` in wire form (RFC 1035 §3.1), in lower case: each label
+/// after its length octet, then the root label. Returns whether the name
+/// had an upper-case letter. Discovery compares and sends names in this
+/// form: a slice comparison instead of a walk over hickory's labels.
+pub(crate) fn write_wire(name: &Name, out: &mut Vec<u8>) -> bool {
+    let start = out.len();
     for label in name.iter() {
-        h = (h ^ label.len() as u64).wrapping_mul(PRIME);
-        for b in label {
-            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(PRIME);
-        }
+        // hickory keeps labels at 63 octets or less
+        out.push(label.len() as u8);
+        out.extend_from_slice(label);
     }
-    h
+    out.push(0);
+    // Length octets are below 64: never letters.
+    let written = out.get_mut(start..).unwrap_or_default();
+    let upper = written.iter().any(u8::is_ascii_uppercase);
+    if upper {
+        written.make_ascii_lowercase();
+    }
+    upper
+}
+
+/// The name whose wire form is `wire` (RFC 1035 §3.1, no compression
+/// pointers), read by hickory-proto; `None` if it is not one (past 255
+/// octets, say).
+pub(crate) fn from_wire(wire: &[u8]) -> Option<Name> {
+    let mut decoder = BinDecoder::new(wire);
+    let name = Name::read(&mut decoder).ok()?;
+    (decoder.index() == wire.len()).then_some(name)
+}
+
+/// A name's wire form in lower case (as [`write_wire`]), on the stack.
+pub(crate) struct Wire {
+    buf: [u8; MAX_WIRE],
+    len: usize,
+}
+
+/// The longest name in wire form (RFC 1035 §3.1: 255 octets).
+const MAX_WIRE: usize = 255;
+
+impl Wire {
+    /// The wire form of `name`; `None` past 255 octets (hickory builds no
+    /// such name).
+    pub(crate) fn of(name: &Name) -> Option<Self> {
+        let mut wire = Self {
+            buf: [0; MAX_WIRE],
+            len: 0,
+        };
+        for label in name.iter() {
+            let end = wire.len + 1 + label.len();
+            let (len, out) = wire.buf.get_mut(wire.len..end)?.split_first_mut()?;
+            // hickory keeps labels at 63 octets or less
+            *len = label.len() as u8;
+            for (o, b) in out.iter_mut().zip(label) {
+                *o = b.to_ascii_lowercase();
+            }
+            wire.len = end;
+        }
+        // the root label: the buffer is zeroed
+        wire.len += 1;
+        (wire.len <= MAX_WIRE).then_some(wire)
+    }
+
+    /// The octets.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -66,10 +125,14 @@ mod tests {
             }
         }
         for x in names {
+            let mut wire = Vec::new();
+            write_wire(&n(x), &mut wire);
+            let stack = Wire::of(&n(x)).expect("short name");
+            assert_eq!(stack.as_slice(), wire, "{x}");
             for y in names {
-                if same(&n(x), &n(y)) {
-                    assert_eq!(key(&n(x)), key(&n(y)), "{x} {y}");
-                }
+                let mut other = Vec::new();
+                write_wire(&n(y), &mut other);
+                assert_eq!(same(&n(x), &n(y)), wire == other, "{x} {y}");
             }
         }
         assert!(lower(&n("SecMX.Example.")).eq_case(&n("secmx.example.")));

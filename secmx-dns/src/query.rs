@@ -71,24 +71,42 @@ impl Query {
 /// checks the bytes are those hickory-proto writes for the same message.
 pub fn encode_query(id: u16, name: &Name, record_type: RecordType) -> Vec<u8> {
     let mut out = Vec::with_capacity(12 + name.len() + 1 + 4 + 11);
-    out.extend_from_slice(&id.to_be_bytes());
-    // QR=0, OPCODE=QUERY, RD=1; QDCOUNT=1, ANCOUNT=0, NSCOUNT=0, ARCOUNT=1
-    out.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1]);
+    header(&mut out, id);
     for label in name.iter() {
         // hickory keeps labels at 63 octets or less
         out.push(label.len() as u8);
         out.extend_from_slice(label);
     }
     out.push(0);
-    out.extend_from_slice(&u16::from(record_type).to_be_bytes());
-    out.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
+    trailer(&mut out, record_type);
+    out
+}
+
+/// [`encode_query`] for a name already in wire form (RFC 1035 §3.1,
+/// ending in the root label).
+pub(crate) fn encode_query_wire(id: u16, qname: &[u8], record_type: RecordType) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12 + qname.len() + 4 + 11);
+    header(&mut out, id);
+    out.extend_from_slice(qname);
+    trailer(&mut out, record_type);
+    out
+}
+
+fn header(out: &mut Vec<u8>, id: u16) {
+    out.extend_from_slice(&id.to_be_bytes());
+    // QR=0, OPCODE=QUERY, RD=1; QDCOUNT=1, ANCOUNT=0, NSCOUNT=0, ARCOUNT=1
+    out.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1]);
+}
+
+/// The question's type and class, and the OPT record.
+fn trailer(out: &mut Vec<u8>, record_type: RecordType) {
+    let [t0, t1] = u16::from(record_type).to_be_bytes();
+    let [c0, c1] = u16::from(DNSClass::IN).to_be_bytes();
+    let [o0, o1] = u16::from(RecordType::OPT).to_be_bytes();
+    let [p0, p1] = EDNS_UDP_PAYLOAD.to_be_bytes();
     // OPT (RFC 6891 §6.1.2): root owner, type 41, class = UDP payload,
     // TTL = extended RCODE 0, version 0, DO (RFC 3225 §3), RDLENGTH 0.
-    out.push(0);
-    out.extend_from_slice(&u16::from(RecordType::OPT).to_be_bytes());
-    out.extend_from_slice(&EDNS_UDP_PAYLOAD.to_be_bytes());
-    out.extend_from_slice(&[0, 0, 0x80, 0, 0, 0]);
-    out
+    out.extend_from_slice(&[t0, t1, c0, c1, 0, o0, o1, p0, p1, 0, 0, 0x80, 0, 0, 0]);
 }
 
 #[cfg(test)]
@@ -122,6 +140,13 @@ mod tests {
                 assert_eq!(
                     encode_query(id, &name, rtype),
                     hickory_query(id, &name, rtype),
+                    "{name} {rtype} {id}"
+                );
+                let mut qname = Vec::new();
+                crate::names::write_wire(&name.to_lowercase(), &mut qname);
+                assert_eq!(
+                    encode_query_wire(id, &qname, rtype),
+                    hickory_query(id, &name.to_lowercase(), rtype),
                     "{name} {rtype} {id}"
                 );
             }

@@ -15,10 +15,12 @@
 //! 1. the header: the counts are checked against the length (a question
 //!    takes at least 5 octets, a record at least 11), so a 12-octet packet
 //!    cannot claim 65535 records, and the total is bounded by
-//!    [`MAX_RECORDS`]; then hickory reads the header.
+//!    [`MAX_RECORDS`]; then the twelve octets are read directly.
 //! 2. the question: the question is compared with the query's on the
 //!    wire.
-//! 3. the answers: hickory reads each answer record (`Record::read`), which
+//! 3. the answers: hickory reads the owner name of each answer record
+//!    (`Name::read`; an owner written as a pointer to the question's name
+//!    is that name and is not read) and its RDATA (`RData::read`); hickory
 //!    refuses compression pointers that do not point strictly backwards
 //!    (RFC 1035 §4.1.4): `C0 00`-style loops end in an error. Only records
 //!    of the asked type and CNAMEs are decoded, after their names were
@@ -33,9 +35,9 @@
 //! other RCODEs, time-outs, CNAME loops) is *indeterminate*: it says nothing
 //! about what the domain publishes.
 
-use hickory_proto::op::{Header, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, Restrict};
 
 use crate::error::ResponseError;
 use crate::limits::{
@@ -89,39 +91,79 @@ pub enum Indeterminate {
     QueryLimit,
 }
 
+/// The fields of a response's header (RFC 1035 §4.1.1) that discovery
+/// reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    /// ID.
+    pub(crate) id: u16,
+    /// TC: the message was truncated.
+    pub(crate) truncated: bool,
+    /// AD: the resolver validated the answer (RFC 4035 §3.2.3).
+    pub(crate) authentic_data: bool,
+    /// The low four bits of the RCODE.
+    pub(crate) rcode_low: u8,
+    /// ANCOUNT, NSCOUNT and ARCOUNT.
+    pub(crate) answers: u16,
+    pub(crate) authorities: u16,
+    pub(crate) additionals: u16,
+}
+
 /// Stage 1: checks the length and the header counts (against the length
 /// and [`MAX_RECORDS`], so decoding cost and allocation follow the length),
-/// reads the header with hickory-proto and checks QR and the opcode.
+/// reads the header and checks QR and the opcode:
+///
+/// ```text
+///   ID (16) | QR | OPCODE (4) | AA | TC | RD | RA | Z | AD | CD | RCODE (4)
+///   QDCOUNT (16) | ANCOUNT (16) | NSCOUNT (16) | ARCOUNT (16)
+/// ```
 pub(crate) fn header(bytes: &[u8]) -> Result<Header, ResponseError> {
-    if bytes.len() < HEADER_LEN {
-        return Err(ResponseError::TooShort);
-    }
     if bytes.len() > MAX_MESSAGE {
         return Err(ResponseError::TooLong);
     }
-    let header = Header::read(&mut BinDecoder::new(bytes))
-        .map_err(|e| ResponseError::Malformed(e.to_string()))?;
-    let counts = header.counts;
-    if counts.queries != 1 {
+    let Some(&[i0, i1, flags, more, q0, q1, a0, a1, n0, n1, r0, r1]) = bytes.first_chunk() else {
+        return Err(ResponseError::TooShort);
+    };
+    if u16::from_be_bytes([q0, q1]) != 1 {
         return Err(ResponseError::QuestionCount);
     }
-    let records = usize::from(counts.answers)
-        + usize::from(counts.authorities)
-        + usize::from(counts.additionals);
+    let header = Header {
+        id: u16::from_be_bytes([i0, i1]),
+        truncated: flags & 0x02 != 0,
+        authentic_data: more & 0x20 != 0,
+        rcode_low: more & 0x0F,
+        answers: u16::from_be_bytes([a0, a1]),
+        authorities: u16::from_be_bytes([n0, n1]),
+        additionals: u16::from_be_bytes([r0, r1]),
+    };
+    let records = usize::from(header.answers)
+        + usize::from(header.authorities)
+        + usize::from(header.additionals);
     if records > MAX_RECORDS || HEADER_LEN + 5 + 11 * records > bytes.len() {
         return Err(ResponseError::BadCounts);
     }
-    if header.metadata.message_type != MessageType::Response
-        || header.metadata.op_code != OpCode::Query
-    {
+    // QR = 1 (a response), OPCODE = 0 (QUERY)
+    if flags & 0xF8 != 0x80 {
         return Err(ResponseError::NotAResponse);
     }
     Ok(header)
 }
 
-/// One answer record, and whether its owner is written as a pointer to the
-/// question's name (`C0 0C`): then it is that name, octet for octet.
-pub(crate) type Answer = (Record, bool);
+/// One answer record of class IN, as far as discovery reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    /// The owner, or `None` when it is written as a pointer to the
+    /// question's name (`C0 0C`): then it is that name, octet for octet,
+    /// and is not decoded.
+    pub(crate) owner: Option<Name>,
+    /// The record's type, as on the wire.
+    pub(crate) record_type: RecordType,
+    /// The record's data; [`RData::Update0`] when it is empty.
+    pub(crate) data: RData,
+    /// The name in the data (of a CNAME, MX or SRV record) has an
+    /// upper-case letter.
+    pub(crate) upper_case: bool,
+}
 
 /// Stage 3: the answer records of `record_type` and CNAME records in
 /// class IN, decoded with hickory-proto, and the RCODE with the OPT
@@ -144,9 +186,9 @@ pub(crate) fn answers(
     out.clear();
     let malformed = |what: &str| ResponseError::Malformed(what.to_owned());
     let mut i = question_end;
-    for _ in 0..header.counts.answers {
+    for _ in 0..header.answers {
         let start = i;
-        let owner_end = check_name(bytes, start).ok_or_else(|| malformed("bad owner name"))?;
+        let (owner_end, _) = check_name(bytes, start).ok_or_else(|| malformed("bad owner name"))?;
         let fixed = bytes
             .get(owner_end..owner_end + 10)
             .ok_or_else(|| malformed("record cut short"))?;
@@ -169,30 +211,56 @@ pub(crate) fn answers(
             RecordType::SRV => Some(6),
             _ => None,
         };
+        let mut upper_case = false;
         if let Some(offset) = name_in_rdata {
-            check_name(bytes, rdata + offset).ok_or_else(|| malformed("bad name in RDATA"))?;
-        }
-        // `start` is inside the message, so below 65536.
-        let at = u16::try_from(start).map_err(|_| malformed("offset"))?;
-        let mut decoder = BinDecoder::new(bytes).clone(at);
-        let record =
-            Record::read(&mut decoder).map_err(|e| ResponseError::Malformed(e.to_string()))?;
-        if decoder.index() != end {
-            return Err(malformed("record length"));
+            (_, upper_case) =
+                check_name(bytes, rdata + offset).ok_or_else(|| malformed("bad name in RDATA"))?;
         }
         let owner_is_question = bytes.get(start..start + 2) == Some(&[0xC0, 0x0C][..]);
-        out.push((record, owner_is_question));
+        let owner = if owner_is_question {
+            None
+        } else {
+            // `start` is inside the message, so below 65536.
+            let at = u16::try_from(start).map_err(|_| malformed("offset"))?;
+            let mut decoder = BinDecoder::new(bytes).clone(at);
+            let owner =
+                Name::read(&mut decoder).map_err(|e| ResponseError::Malformed(e.to_string()))?;
+            if decoder.index() != owner_end {
+                return Err(malformed("owner name"));
+            }
+            Some(owner)
+        };
+        // As hickory's `Record::read`: empty RDATA is an update's "any".
+        let data = if end == rdata {
+            RData::Update0(rtype)
+        } else {
+            let at = u16::try_from(rdata).map_err(|_| malformed("offset"))?;
+            let length = u16::try_from(end - rdata).map_err(|_| malformed("offset"))?;
+            let mut decoder = BinDecoder::new(bytes).clone(at);
+            let data = RData::read(&mut decoder, rtype, Restrict::new(length))
+                .map_err(|e| ResponseError::Malformed(e.to_string()))?;
+            if decoder.index() != end {
+                return Err(malformed("record length"));
+            }
+            data
+        };
+        out.push(Answer {
+            owner,
+            record_type: rtype,
+            data,
+            upper_case,
+        });
     }
     // Walk the other two sections without decoding them.
     let mut extended = None;
-    for n in 0..usize::from(header.counts.authorities) + usize::from(header.counts.additionals) {
+    for n in 0..usize::from(header.authorities) + usize::from(header.additionals) {
         i = skip_name(bytes, i).ok_or_else(|| malformed("bad owner name"))?;
         let fixed = bytes
             .get(i..i + 10)
             .ok_or_else(|| malformed("record cut short"))?;
         let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
         let rdlength = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
-        let in_additional = n >= usize::from(header.counts.authorities);
+        let in_additional = n >= usize::from(header.authorities);
         if rtype == u16::from(RecordType::OPT) && in_additional {
             // RFC 6891 §6.1.1: more than one OPT is a format error.
             if extended.replace(fixed[4]).is_some() {
@@ -204,24 +272,22 @@ pub(crate) fn answers(
             return Err(malformed("record cut short"));
         }
     }
-    let low = header.metadata.response_code.low();
-    Ok(match extended {
-        Some(high) => ResponseCode::from(high, low),
-        None => header.metadata.response_code,
-    })
+    Ok(ResponseCode::from(extended.unwrap_or(0), header.rcode_low))
 }
 
 /// Walks a name as hickory will read it: labels, and compression pointers
 /// that each point before the part of the name that holds them (RFC 1035
 /// §4.1.4), at most [`MAX_POINTER_HOPS`] of them, the labels within 255
 /// octets. Returns where the name ends in place. Cost: at most 255 octets
-/// and `MAX_POINTER_HOPS` hops.
-fn check_name(bytes: &[u8], start: usize) -> Option<usize> {
+/// and `MAX_POINTER_HOPS` hops. Also says whether the name has an
+/// upper-case letter.
+fn check_name(bytes: &[u8], start: usize) -> Option<(usize, bool)> {
     let mut i = start;
     let mut segment = start;
     let mut end = None;
     let mut hops = 0;
     let mut length = 0;
+    let mut upper = false;
     loop {
         let len = *bytes.get(i)?;
         match len & 0xC0 {
@@ -235,12 +301,14 @@ fn check_name(bytes: &[u8], start: usize) -> Option<usize> {
                 segment = target;
                 i = target;
             }
-            0x00 if len == 0 => return Some(end.unwrap_or(i + 1)),
+            0x00 if len == 0 => return Some((end.unwrap_or(i + 1), upper)),
             0x00 => {
                 length += 1 + usize::from(len);
                 if length > MAX_NAME {
                     return None;
                 }
+                let label = bytes.get(i + 1..i + 1 + usize::from(len))?;
+                upper |= label.iter().any(u8::is_ascii_uppercase);
                 i += 1 + usize::from(len);
             }
             _ => return None,
@@ -263,29 +331,24 @@ fn skip_name(bytes: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// Stage 2: whether the response's only question is
-/// `name`/`record_type`/IN, checked on the wire: the question follows the
-/// header, and its name is compared label by label, case-insensitively
-/// (RFC 4343 §3). A question name written as a compression pointer (which
-/// could only point into the header) does not match. Returns where the
-/// question ends.
+/// `qname`/`record_type`/IN, checked on the wire: the question follows the
+/// header, and its name must be `qname` (the name in wire form, RFC 1035
+/// §3.1, ending in the root label) octet for octet but for the case of
+/// letters (RFC 4343 §3). Length octets (at most 63) are never letters, so
+/// the labels must line up. A question name written as a compression
+/// pointer (which could only point into the header) does not match.
+/// Returns where the question ends.
 pub(crate) fn question_matches(
     bytes: &[u8],
-    name: &Name,
+    qname: &[u8],
     record_type: RecordType,
 ) -> Option<usize> {
-    let mut i = HEADER_LEN;
-    for label in name.iter() {
-        let end = i + 1 + label.len();
-        let (Some(&len), Some(got)) = (bytes.get(i), bytes.get(i + 1..end)) else {
-            return None;
-        };
-        if usize::from(len) != label.len() || !got.eq_ignore_ascii_case(label) {
-            return None;
-        }
-        i = end;
+    let end = HEADER_LEN + qname.len();
+    if !bytes.get(HEADER_LEN..end)?.eq_ignore_ascii_case(qname) {
+        return None;
     }
     let [hi, lo] = u16::from(record_type).to_be_bytes();
-    (bytes.get(i..i + 5) == Some(&[0, hi, lo, 0, 1][..])).then_some(i + 5)
+    (bytes.get(end..end + 4) == Some(&[hi, lo, 0, 1][..])).then_some(end + 4)
 }
 
 /// The outcome of a response with RCODE `rcode` and answer records
@@ -313,20 +376,20 @@ pub(crate) fn classify(
     let mut current = name;
     loop {
         let mut cname = None;
-        for (i, (record, owner_is_question)) in answers.iter().enumerate() {
+        for (i, answer) in answers.iter().enumerate() {
             // The question's name is `name` (the question matched); later
             // links of the chain are never `name` (that would be a loop).
-            let owner_matches = if links == 0 {
-                *owner_is_question || same(&record.name, current)
-            } else {
-                !*owner_is_question && same(&record.name, current)
+            let owner_matches = match (&answer.owner, links) {
+                (None, 0) => true,
+                (None, _) => false,
+                (Some(owner), _) => same(owner, current),
             };
-            if record.dns_class != DNSClass::IN || !owner_matches {
+            if !owner_matches {
                 continue;
             }
-            if record.record_type() == record_type {
+            if answer.record_type == record_type {
                 found.push(i);
-            } else if let RData::CNAME(target) = &record.data {
+            } else if let RData::CNAME(target) = &answer.data {
                 cname.get_or_insert(&target.0);
             }
         }
@@ -360,7 +423,8 @@ pub(crate) fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hickory_proto::op::{Message, Query as Question};
+    use hickory_proto::op::{Message, OpCode, Query as Question};
+    use hickory_proto::rr::Record;
     use hickory_proto::rr::rdata::{A, CNAME, MX};
     use std::net::Ipv4Addr;
 
@@ -693,7 +757,11 @@ mod tests {
         let m = response(ResponseCode::NoError, "h.Example.", RecordType::A, vec![]);
         let bytes = m.to_vec().expect("encodes");
         let end = 12 + "h.example.".len() + 1 + 4;
-        let matches = |b: &[u8], n: &str, t| question_matches(b, &name(n), t);
+        let matches = |b: &[u8], n: &str, t| {
+            let mut qname = Vec::new();
+            crate::names::write_wire(&name(n), &mut qname);
+            question_matches(b, &qname, t)
+        };
         assert_eq!(matches(&bytes, "H.EXAMPLE.", RecordType::A), Some(end));
         assert_eq!(matches(&bytes, "h.example.", RecordType::A), Some(end));
         assert_eq!(matches(&bytes, "h.example.", RecordType::AAAA), None);

@@ -169,12 +169,12 @@ impl TlsaRecord {
         usage && selector && data
     }
 
-    pub(crate) fn from_hickory(tlsa: &TLSA) -> Self {
+    pub(crate) fn from_hickory(tlsa: TLSA) -> Self {
         Self::new(
             tlsa.cert_usage.into(),
             tlsa.selector.into(),
             tlsa.matching.into(),
-            tlsa.cert_data.clone(),
+            tlsa.cert_data,
         )
     }
 }
@@ -242,7 +242,7 @@ mod tests {
             Matching::Sha256,
             vec![7; 32],
         );
-        let r = TlsaRecord::from_hickory(&t);
+        let r = TlsaRecord::from_hickory(t);
         assert_eq!(r, TlsaRecord::new(3, 1, 1, vec![7; 32]));
         assert!(r.usable());
     }
