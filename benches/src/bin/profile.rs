@@ -5,19 +5,24 @@
 //! Workloads: `session` (the SecMX STARTTLS session with a 100 KiB message),
 //! `rustls` (its bare rustls anchor), `commands` (SecMX framing and parsing
 //! a 64 KiB command stream) and `smtp-proto` (smtp-proto's `Request::parse`
-//! over the same stream). Subtract a run with a small count to remove the
-//! setup cost.
+//! over the same stream), and `commands:I` and `smtp-proto:I`, the same over
+//! a stream of only the I-th line of `SESSION_COMMANDS`. Subtract a run
+//! with a small count to remove the setup cost.
 
 use std::time::Instant;
 
 use secmx_benches::session::{Fixture, anchor_plaintext, bare_rustls, secmx_session};
-use secmx_benches::{command_stream, parse_commands, parse_commands_smtp_proto};
+use secmx_benches::{SESSION_COMMANDS, command_stream, parse_commands, parse_commands_smtp_proto};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let workload = args.next().unwrap_or_else(|| "session".to_owned());
     let count: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(10);
-    let total = match workload.as_str() {
+    let (name, line) = match workload.split_once(':') {
+        Some((name, index)) => (name, index.parse::<usize>().ok()),
+        None => (workload.as_str(), None),
+    };
+    let total = match name {
         "session" | "rustls" => {
             let fixture = Fixture::new(100 * 1024);
             let (up, down) = anchor_plaintext(&fixture);
@@ -33,8 +38,11 @@ fn main() {
             total
         }
         "commands" | "smtp-proto" => {
-            let (stream, commands) = command_stream(64 * 1024);
-            let parse = if workload == "commands" {
+            let (stream, commands) = match line.and_then(|i| SESSION_COMMANDS.get(i)) {
+                Some(line) => (line.repeat(64 * 1024 / line.len()), 64 * 1024 / line.len()),
+                None => command_stream(64 * 1024),
+            };
+            let parse = if name == "commands" {
                 parse_commands
             } else {
                 parse_commands_smtp_proto
