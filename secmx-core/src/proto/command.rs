@@ -984,6 +984,100 @@ mod tests {
         }
     }
 
+    /// Each family of commands reports arguments that are not UTF-8 the
+    /// same way, whatever function reads it (RFC 6531 §3.3, §3.6).
+    #[test]
+    fn non_utf8_arguments_per_verb_rfc6531_3_6() {
+        let plain = ParseContext::new();
+        let utf8 = ParseContext::new().with_smtputf8(true);
+        let cases: [(&[u8], ParseContext, CommandError); 9] = [
+            (
+                b"MAIL FROM:<a@b.example> \xff",
+                plain,
+                PathError::InvalidUtf8.into(),
+            ),
+            (
+                b"mail FROM:<\xc3@b.example>",
+                utf8,
+                PathError::InvalidUtf8.into(),
+            ),
+            (
+                b"RCPT TO:<\xff@b.example>",
+                plain,
+                PathError::NonAscii.into(),
+            ),
+            (
+                b"RcPt TO:<\xff@b.example>",
+                utf8,
+                PathError::InvalidUtf8.into(),
+            ),
+            (
+                b"EHLO \xff.example",
+                plain,
+                CommandError::InvalidUtf8 { verb: Verb::Ehlo },
+            ),
+            (
+                b"helo \xff",
+                utf8,
+                CommandError::InvalidUtf8 { verb: Verb::Helo },
+            ),
+            (
+                b"VRFY b\xffb",
+                plain,
+                CommandError::InvalidUtf8 { verb: Verb::Vrfy },
+            ),
+            (
+                b"AUTH PLAIN \xff",
+                plain,
+                CommandError::InvalidUtf8 { verb: Verb::Auth },
+            ),
+            (
+                b"bdat 1 \xff",
+                plain,
+                CommandError::InvalidUtf8 { verb: Verb::Bdat },
+            ),
+        ];
+        for (line, ctx, want) in cases {
+            assert_eq!(Command::parse(line, ctx), Err(want), "{line:?}");
+        }
+    }
+
+    /// Verbs in any case reach their own parser (RFC 5321 §2.4).
+    #[test]
+    fn every_verb_in_mixed_case_rfc5321_2_4() {
+        let ctx = ParseContext::new();
+        for (line, verb) in [
+            (&b"eHlO a.example"[..], Verb::Ehlo),
+            (b"HeLo a.example", Verb::Helo),
+            (b"mAiL FROM:<>", Verb::Mail),
+            (b"rCpT TO:<Postmaster>", Verb::Rcpt),
+            (b"dAtA", Verb::Data),
+            (b"BdAt 0 LAST", Verb::Bdat),
+            (b"rSeT", Verb::Rset),
+            (b"nOoP", Verb::Noop),
+            (b"qUiT", Verb::Quit),
+            (b"vRfY bob", Verb::Vrfy),
+            (b"eXpN list", Verb::Expn),
+            (b"hElP", Verb::Help),
+            (b"sTaRtTlS", Verb::StartTls),
+            (b"aUtH plain", Verb::Auth),
+        ] {
+            assert_eq!(
+                Command::parse(line, ctx).map(|c| c.verb()),
+                Ok(verb),
+                "{line:?}"
+            );
+        }
+        // Non-ASCII octets never fold onto a verb.
+        for line in [&b"\xcdAIL FROM:<>"[..], b"DAT\xc1", b"STARTTL\xd3"] {
+            assert_eq!(
+                Command::parse(line, ctx),
+                Err(CommandError::Unrecognized),
+                "{line:?}"
+            );
+        }
+    }
+
     #[test]
     fn chunk_size_overflow_rfc3030_2() {
         assert_eq!(parse_chunk_size(b"18446744073709551615"), Some(u64::MAX));
