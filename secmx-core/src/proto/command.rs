@@ -466,72 +466,23 @@ fn strip_prefix_ci<'t, const N: usize>(text: &'t str, prefix: &[u8; N]) -> Optio
 impl<'a> Command<'a> {
     /// Parses one command line, without its CRLF.
     pub fn parse(line: &'a [u8], ctx: ParseContext) -> Result<Self, CommandError> {
+        // Only the verb is read here; each family of commands has its own
+        // function, called last, so that this one needs no stack frame.
         let (verb, len) = split_verb(line)?;
-        if matches!(
-            verb,
-            Verb::Data | Verb::Rset | Verb::Quit | Verb::StartTls | Verb::Bdat
-        ) {
-            return parse_ascii_only(verb, line.get(len..).unwrap_or_default());
-        }
-        let Some(text) = text_after(line, len) else {
-            return Err(match verb {
-                Verb::Rcpt if !ctx.smtputf8 => PathError::NonAscii.into(),
-                Verb::Mail | Verb::Rcpt => PathError::InvalidUtf8.into(),
-                _ => CommandError::InvalidUtf8 { verb },
-            });
-        };
-        let args = |reason| CommandError::Arguments { verb, reason };
         match verb {
-            Verb::Mail => parse_mail(text),
-            Verb::Rcpt => parse_rcpt(text, ctx),
-            Verb::Ehlo | Verb::Helo => {
-                // A second argument fails as a bad domain.
-                let arg = arguments(text).ok_or(args("needs one domain"))?;
-                let literal = match path::scan_whole_domain(arg, false) {
-                    Ok(literal) => literal,
-                    Err(source) => return Err(CommandError::Domain { verb, source }),
-                };
-                let domain = path::domain_of(arg, literal);
-                Ok(if verb == Verb::Ehlo {
-                    Command::Ehlo(domain)
-                } else {
-                    Command::Helo(domain)
-                })
+            Verb::Mail => parse_mail_line(line, len),
+            Verb::Rcpt => parse_rcpt_line(line, len, ctx),
+            Verb::Data | Verb::Rset | Verb::Quit | Verb::StartTls => {
+                parse_ascii_only(verb, line.get(len..).unwrap_or_default())
             }
-            Verb::Data | Verb::Rset | Verb::Quit | Verb::StartTls | Verb::Bdat => {
-                // Taken by `parse_ascii_only`.
-                Err(args("takes no arguments"))
-            }
-            Verb::Auth => {
-                let arg = arguments(text).ok_or(args("needs a mechanism"))?;
-                let (name, response) = match arg.split_once(' ') {
-                    Some((name, response)) => (name, Some(response)),
-                    None => (arg, None),
-                };
-                let mechanism = AuthMechanism::parse(name).ok_or(args("bad mechanism"))?;
-                if let Some(response) = response
-                    && (response.is_empty()
-                        || !response
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')))
-                {
-                    return Err(args("bad initial response"));
-                }
-                Ok(Command::Auth {
-                    mechanism,
-                    initial_response: response.map(Cow::Borrowed),
-                })
-            }
-            Verb::Noop | Verb::Help | Verb::Vrfy | Verb::Expn => {
-                let string = free_text(text).map_err(args)?;
-                Ok(match (verb, string) {
-                    (Verb::Noop, string) => Command::Noop(string.map(Cow::Borrowed)),
-                    (Verb::Help, string) => Command::Help(string.map(Cow::Borrowed)),
-                    (Verb::Vrfy, Some(string)) => Command::Vrfy(Cow::Borrowed(string)),
-                    (Verb::Expn, Some(string)) => Command::Expn(Cow::Borrowed(string)),
-                    _ => return Err(args("needs a string")),
-                })
-            }
+            Verb::Bdat => parse_bdat_line(line.get(len..).unwrap_or_default()),
+            Verb::Ehlo
+            | Verb::Helo
+            | Verb::Auth
+            | Verb::Noop
+            | Verb::Help
+            | Verb::Vrfy
+            | Verb::Expn => parse_text_line(verb, line, len),
         }
     }
 
@@ -643,31 +594,103 @@ impl<'a> Command<'a> {
     }
 }
 
-/// DATA, RSET, QUIT, STARTTLS and BDAT, whose arguments are ASCII or
-/// nothing, read from the octets after the verb without a UTF-8 check (a
+/// The error for a line whose arguments are not UTF-8.
+#[cold]
+#[inline(never)]
+fn utf8_error(verb: Verb, ctx: ParseContext) -> CommandError {
+    match verb {
+        Verb::Rcpt if !ctx.smtputf8 => PathError::NonAscii.into(),
+        Verb::Mail | Verb::Rcpt => PathError::InvalidUtf8.into(),
+        _ => CommandError::InvalidUtf8 { verb },
+    }
+}
+
+/// A MAIL line whose verb takes `line[..len]`.
+#[inline(never)]
+fn parse_mail_line(line: &[u8], len: usize) -> Result<Command<'_>, CommandError> {
+    match text_after(line, len) {
+        Some(text) => parse_mail(text),
+        None => Err(utf8_error(Verb::Mail, ParseContext::new())),
+    }
+}
+
+/// An RCPT line whose verb takes `line[..len]`.
+#[inline(never)]
+fn parse_rcpt_line(
+    line: &[u8],
+    len: usize,
+    ctx: ParseContext,
+) -> Result<Command<'_>, CommandError> {
+    match text_after(line, len) {
+        Some(text) => parse_rcpt(text, ctx),
+        None => Err(utf8_error(Verb::Rcpt, ctx)),
+    }
+}
+
+/// EHLO, HELO, AUTH, NOOP, HELP, VRFY and EXPN, whose verb takes
+/// `line[..len]`.
+#[inline(never)]
+fn parse_text_line(verb: Verb, line: &[u8], len: usize) -> Result<Command<'_>, CommandError> {
+    let Some(text) = text_after(line, len) else {
+        return Err(utf8_error(verb, ParseContext::new()));
+    };
+    let args = |reason| CommandError::Arguments { verb, reason };
+    match verb {
+        Verb::Ehlo | Verb::Helo => {
+            // A second argument fails as a bad domain.
+            let arg = arguments(text).ok_or(args("needs one domain"))?;
+            let literal = match path::scan_whole_domain(arg, false) {
+                Ok(literal) => literal,
+                Err(source) => return Err(CommandError::Domain { verb, source }),
+            };
+            let domain = path::domain_of(arg, literal);
+            Ok(if verb == Verb::Ehlo {
+                Command::Ehlo(domain)
+            } else {
+                Command::Helo(domain)
+            })
+        }
+        Verb::Auth => {
+            let arg = arguments(text).ok_or(args("needs a mechanism"))?;
+            let (name, response) = match arg.split_once(' ') {
+                Some((name, response)) => (name, Some(response)),
+                None => (arg, None),
+            };
+            let mechanism = AuthMechanism::parse(name).ok_or(args("bad mechanism"))?;
+            if let Some(response) = response
+                && (response.is_empty()
+                    || !response
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')))
+            {
+                return Err(args("bad initial response"));
+            }
+            Ok(Command::Auth {
+                mechanism,
+                initial_response: response.map(Cow::Borrowed),
+            })
+        }
+        _ => {
+            // NOOP, HELP, VRFY and EXPN.
+            let string = free_text(text).map_err(args)?;
+            Ok(match (verb, string) {
+                (Verb::Noop, string) => Command::Noop(string.map(Cow::Borrowed)),
+                (Verb::Help, string) => Command::Help(string.map(Cow::Borrowed)),
+                (Verb::Vrfy, Some(string)) => Command::Vrfy(Cow::Borrowed(string)),
+                (Verb::Expn, Some(string)) => Command::Expn(Cow::Borrowed(string)),
+                _ => return Err(args("needs a string")),
+            })
+        }
+    }
+}
+
+/// DATA, RSET, QUIT and STARTTLS, whose arguments are nothing (or
+/// spaces), read from the octets after the verb without a UTF-8 check (a
 /// line that is not UTF-8 fails either way, with the UTF-8 error first).
 #[inline(always)]
 fn parse_ascii_only(verb: Verb, rest: &[u8]) -> Result<Command<'static>, CommandError> {
-    if verb == Verb::Bdat {
-        return match parse_bdat(rest) {
-            Ok((size, last)) => Ok(Command::Bdat { size, last }),
-            Err(reason) => Err(ascii_only_error(
-                verb,
-                rest,
-                CommandError::Arguments { verb, reason },
-            )),
-        };
-    }
     if !rest.iter().all(|&b| b == b' ') {
-        let error = if verb == Verb::StartTls {
-            CommandError::StartTlsParameters
-        } else {
-            CommandError::Arguments {
-                verb,
-                reason: "takes no arguments",
-            }
-        };
-        return Err(ascii_only_error(verb, rest, error));
+        return Err(no_arguments_error(verb, rest));
     }
     Ok(match verb {
         Verb::Data => Command::Data,
@@ -677,7 +700,37 @@ fn parse_ascii_only(verb: Verb, rest: &[u8]) -> Result<Command<'static>, Command
     })
 }
 
-/// The error for arguments of [`parse_ascii_only`] that break the grammar:
+/// The error for arguments after DATA, RSET, QUIT or STARTTLS.
+#[cold]
+#[inline(never)]
+fn no_arguments_error(verb: Verb, rest: &[u8]) -> CommandError {
+    let error = if verb == Verb::StartTls {
+        CommandError::StartTlsParameters
+    } else {
+        CommandError::Arguments {
+            verb,
+            reason: "takes no arguments",
+        }
+    };
+    ascii_only_error(verb, rest, error)
+}
+
+/// BDAT, `rest` starting after the verb: ASCII, read without a UTF-8 check
+/// (a line that is not UTF-8 fails either way, with the UTF-8 error first).
+#[inline(never)]
+fn parse_bdat_line(rest: &[u8]) -> Result<Command<'static>, CommandError> {
+    let verb = Verb::Bdat;
+    match parse_bdat(rest) {
+        Ok((size, last)) => Ok(Command::Bdat { size, last }),
+        Err(reason) => Err(ascii_only_error(
+            verb,
+            rest,
+            CommandError::Arguments { verb, reason },
+        )),
+    }
+}
+
+/// The error for arguments of an ASCII-only command that break the grammar:
 /// the UTF-8 error if they are not UTF-8, else `error`.
 #[cold]
 #[inline(never)]
@@ -928,6 +981,100 @@ mod tests {
                 let parsed = Command::parse(&buf[skew..skew + line.len()], ParseContext::new());
                 assert_eq!(parsed.map(|c| c.verb()), want, "{skew}");
             }
+        }
+    }
+
+    /// Each family of commands reports arguments that are not UTF-8 the
+    /// same way, whatever function reads it (RFC 6531 §3.3, §3.6).
+    #[test]
+    fn non_utf8_arguments_per_verb_rfc6531_3_6() {
+        let plain = ParseContext::new();
+        let utf8 = ParseContext::new().with_smtputf8(true);
+        let cases: [(&[u8], ParseContext, CommandError); 9] = [
+            (
+                b"MAIL FROM:<a@b.example> \xff",
+                plain,
+                PathError::InvalidUtf8.into(),
+            ),
+            (
+                b"mail FROM:<\xc3@b.example>",
+                utf8,
+                PathError::InvalidUtf8.into(),
+            ),
+            (
+                b"RCPT TO:<\xff@b.example>",
+                plain,
+                PathError::NonAscii.into(),
+            ),
+            (
+                b"RcPt TO:<\xff@b.example>",
+                utf8,
+                PathError::InvalidUtf8.into(),
+            ),
+            (
+                b"EHLO \xff.example",
+                plain,
+                CommandError::InvalidUtf8 { verb: Verb::Ehlo },
+            ),
+            (
+                b"helo \xff",
+                utf8,
+                CommandError::InvalidUtf8 { verb: Verb::Helo },
+            ),
+            (
+                b"VRFY b\xffb",
+                plain,
+                CommandError::InvalidUtf8 { verb: Verb::Vrfy },
+            ),
+            (
+                b"AUTH PLAIN \xff",
+                plain,
+                CommandError::InvalidUtf8 { verb: Verb::Auth },
+            ),
+            (
+                b"bdat 1 \xff",
+                plain,
+                CommandError::InvalidUtf8 { verb: Verb::Bdat },
+            ),
+        ];
+        for (line, ctx, want) in cases {
+            assert_eq!(Command::parse(line, ctx), Err(want), "{line:?}");
+        }
+    }
+
+    /// Verbs in any case reach their own parser (RFC 5321 §2.4).
+    #[test]
+    fn every_verb_in_mixed_case_rfc5321_2_4() {
+        let ctx = ParseContext::new();
+        for (line, verb) in [
+            (&b"eHlO a.example"[..], Verb::Ehlo),
+            (b"HeLo a.example", Verb::Helo),
+            (b"mAiL FROM:<>", Verb::Mail),
+            (b"rCpT TO:<Postmaster>", Verb::Rcpt),
+            (b"dAtA", Verb::Data),
+            (b"BdAt 0 LAST", Verb::Bdat),
+            (b"rSeT", Verb::Rset),
+            (b"nOoP", Verb::Noop),
+            (b"qUiT", Verb::Quit),
+            (b"vRfY bob", Verb::Vrfy),
+            (b"eXpN list", Verb::Expn),
+            (b"hElP", Verb::Help),
+            (b"sTaRtTlS", Verb::StartTls),
+            (b"aUtH plain", Verb::Auth),
+        ] {
+            assert_eq!(
+                Command::parse(line, ctx).map(|c| c.verb()),
+                Ok(verb),
+                "{line:?}"
+            );
+        }
+        // Non-ASCII octets never fold onto a verb.
+        for line in [&b"\xcdAIL FROM:<>"[..], b"DAT\xc1", b"STARTTL\xd3"] {
+            assert_eq!(
+                Command::parse(line, ctx),
+                Err(CommandError::Unrecognized),
+                "{line:?}"
+            );
         }
     }
 
