@@ -1389,7 +1389,12 @@ fn command_like_line() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    // Under miri: a few cases, and no failure file (isolation forbids it).
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 8 } else { 2000 },
+        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
+        ..ProptestConfig::default()
+    })]
 
     /// parse(encode(x)) == x for every command (RFC 5321 §4.1).
     #[test]

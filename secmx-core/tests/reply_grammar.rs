@@ -1133,7 +1133,12 @@ fn any_ehlo_wire() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    // Under miri: a few cases, and no failure file (isolation forbids it).
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 8 } else { 512 },
+        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
+        ..ProptestConfig::default()
+    })]
 
     /// RFC 5321 §4.2: what `encode` writes, `parse` reads back.
     #[test]

@@ -291,6 +291,12 @@ mod tests {
     }
 
     proptest! {
+        // Under miri: a few cases, and no failure file (isolation forbids it).
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(miri) { 8 } else { ProptestConfig::default().cases },
+            failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
+            ..ProptestConfig::default()
+        })]
         #[test]
         fn normalising_in_pieces_matches_the_count(
             body in proptest::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'.'), any::<u8>()], 0..300),
