@@ -9,6 +9,8 @@
 // A global allocator is an `unsafe impl`; it only forwards to `System`.
 #![allow(unsafe_code)]
 
+mod proptest_common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::Arc;
@@ -284,12 +286,7 @@ fn run(requirement: TlsRequirement, ops: &[Op], chunk: usize) -> Run {
 const HEAP_BOUND: usize = 512 * 1024;
 
 proptest! {
-    // Under miri: a few cases, and no failure file (isolation forbids it).
-    #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 8 } else { 512 },
-        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(proptest_common::config(512))]
 
     #[test]
     fn arbitrary_server_bytes_never_panic_and_stay_bounded(

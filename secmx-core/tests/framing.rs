@@ -1,6 +1,8 @@
 //! Line framing (RFC 5321 §2.3.8), dot-stuffing and end of data
 //! (RFC 5321 §4.5.2, §4.1.1.4) and BDAT chunks (RFC 3030 §2).
 
+mod proptest_common;
+
 use proptest::prelude::*;
 use secmx_core::ErrorReply;
 use secmx_core::limits::{MAX_COMMAND_LINE, MAX_TEXT_LINE};
@@ -692,8 +694,9 @@ fn large_bodies_match_model() {
         seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
         seed >> 8
     };
-    // Under miri 300 lines (about 45 KB): five thousand take an hour there.
-    for line in 0..if cfg!(miri) { 300 } else { 5000 } {
+    // Under miri 40 lines (about 6 KB, long ones among them): five thousand
+    // take hours there.
+    for line in 0..if cfg!(miri) { 40 } else { 5000 } {
         let len = match next() % 20 {
             0 => 990 + (next() % 20) as usize,
             1 => (next() % 2000) as usize,
@@ -891,12 +894,7 @@ fn piece_sizes() -> impl Strategy<Value = Vec<usize>> {
 }
 
 proptest! {
-    // Under miri: a few cases, and no failure file (isolation forbids it).
-    #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 8 } else { 512 },
-        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(proptest_common::config(512))]
 
     // RFC 5321 §4.1.1.4: the end is exactly the first CRLF "." CRLF (the
     // body starting as if after CRLF), never earlier, whatever the pieces;

@@ -3,6 +3,7 @@
 //! keep the server's heap bounded (a per-thread counting allocator), keep
 //! the transaction invariant, and end with exactly one `Closed`.
 
+mod proptest_common;
 mod server_common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -230,12 +231,7 @@ fn config_for(choice: u8) -> ServerConfig {
 }
 
 proptest! {
-    // Under miri: a few cases, and no failure file (isolation forbids it).
-    #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 8 } else { 200 },
-        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(proptest_common::config(200))]
 
     #[test]
     fn arbitrary_bytes_never_panic_and_memory_stays_bounded(

@@ -4,6 +4,8 @@
 //! garbage input. Every scenario runs with the bytes delivered whole, in
 //! random chunks and one byte at a time.
 
+mod proptest_common;
+
 use std::sync::{Arc, OnceLock};
 
 use proptest::prelude::*;
@@ -753,12 +755,7 @@ fn start_tls_twice_is_refused() {
 // Property: any chunking of the wire delivers the same bytes
 
 proptest! {
-    // Under miri: a few cases, and no failure file (isolation forbids it).
-    #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 8 } else { 16 },
-        failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(proptest_common::config(16))]
 
     #[test]
     #[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly

@@ -213,6 +213,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[path = "../../../tests/proptest_common/mod.rs"]
+    mod proptest_common;
+
     fn normalize(body: &[u8], cuts: &[usize]) -> Vec<u8> {
         let mut ends = LineEnds::new();
         let mut out = Vec::new();
@@ -291,12 +294,7 @@ mod tests {
     }
 
     proptest! {
-        // Under miri: a few cases, and no failure file (isolation forbids it).
-        #![proptest_config(ProptestConfig {
-            cases: if cfg!(miri) { 8 } else { ProptestConfig::default().cases },
-            failure_persistence: if cfg!(miri) { None } else { ProptestConfig::default().failure_persistence },
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(proptest_common::config(256))]
         #[test]
         fn normalising_in_pieces_matches_the_count(
             body in proptest::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'.'), any::<u8>()], 0..300),
