@@ -341,6 +341,7 @@ fn unstuff(wire: &[u8]) -> (Vec<u8>, usize) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn a_whole_session_over_starttls_rfc3207_4() {
     let body = body_100k();
     for (delivery, versions, version) in [
@@ -412,6 +413,7 @@ fn a_whole_session_over_starttls_rfc3207_4() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn capabilities_from_before_tls_are_forgotten_rfc3207_4_2() {
     for delivery in DELIVERIES {
         let mut p = Pair::new(config(TlsRequirement::Required), delivery);
@@ -457,6 +459,7 @@ fn capabilities_from_before_tls_are_forgotten_rfc3207_4_2() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn requiretls_goes_out_when_offered_over_tls_rfc8689_4() {
     let mut p = Pair::new(config(TlsRequirement::Required), Delivery::Whole);
     p.starttls(&pki().good, TLS13);
@@ -481,6 +484,7 @@ fn requiretls_goes_out_when_offered_over_tls_rfc8689_4() {
 type CertCase = (&'static str, &'static Leaf, fn(&CertificateError) -> bool);
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn certificate_failures_stop_the_session_before_the_envelope() {
     let cases: [CertCase; 4] = [
         ("self-signed", &pki().self_signed, |e| {
@@ -546,6 +550,7 @@ fn certificate_failures_stop_the_session_before_the_envelope() {
 // Response injection against a real TLS server
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen's key generation runs ring's assembly
 fn response_injection_before_the_handshake_cve_2021_38371() {
     for delivery in DELIVERIES {
         let mut p = Pair::new(config(TlsRequirement::Required), delivery);
@@ -576,6 +581,7 @@ fn response_injection_before_the_handshake_cve_2021_38371() {
 // Timeouts and errors under TLS
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn a_handshake_that_never_ends_times_out() {
     let mut p = Pair::new(config(TlsRequirement::Required), Delivery::Whole);
     p.say(b"220 mx.example.test ESMTP\r\n");
@@ -593,6 +599,7 @@ fn a_handshake_that_never_ends_times_out() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn an_unsolicited_reply_over_tls_closes_with_close_notify_and_no_quit() {
     for delivery in DELIVERIES {
         let mut p = Pair::new(config(TlsRequirement::Required), delivery);
@@ -611,6 +618,7 @@ fn an_unsolicited_reply_over_tls_closes_with_close_notify_and_no_quit() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn end_of_tls_from_the_server_loses_the_connection() {
     let mut p = Pair::new(config(TlsRequirement::Required), Delivery::Whole);
     p.starttls(&pki().good, TLS13);

@@ -2,6 +2,8 @@
 //! (RFC 5321 §4.1.1), paths (§4.1.2), parameters (§4.1.2 and the extension
 //! RFCs), xtext (RFC 3461 §4) and SMTPUTF8 (RFC 6531).
 
+mod proptest_common;
+
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -1389,7 +1391,7 @@ fn command_like_line() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(proptest_common::config(2000))]
 
     /// parse(encode(x)) == x for every command (RFC 5321 §4.1).
     #[test]

@@ -121,6 +121,7 @@ fn with_extensions(mut config: ServerConfig, (pipelining, chunking): (bool, bool
 // BER + Opportunistic: STARTTLS, several messages, TLS 1.3 and 1.2
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn ber_and_opportunistic_client_deliver_over_starttls_rfc3207_4() {
     let large = body_100k();
     let messages: [(&[&str], &[u8]); 3] = [
@@ -254,6 +255,7 @@ fn ber_and_opportunistic_client_deliver_over_starttls_rfc3207_4() {
 // SOR (RFC 3207 §4 and the SecMX roles)
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn sor_and_required_tls_deliver_over_tls() {
     let mut same = SameEverywhere::new();
     for delivery in DELIVERIES {
@@ -311,6 +313,7 @@ fn sor_and_required_tls_deliver_over_tls() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen's key generation runs ring's assembly
 fn sor_refuses_every_transaction_command_in_clear_with_530() {
     // PIPELINING and CHUNKING: MAIL and RCPT go in one group; with DATA
     // instead of BDAT the group ends with DATA; without PIPELINING only
@@ -377,7 +380,7 @@ fn ber_without_certificate_and_required_tls_stops_before_mail() {
     let mut same = SameEverywhere::new();
     for delivery in DELIVERIES {
         let mut p = Pair::sessions(
-            client_config(TlsRequirement::Required, BOTH),
+            client_config_in_clear(TlsRequirement::Required),
             ber_plain(),
             delivery,
             accept_all(),
@@ -405,7 +408,7 @@ fn ber_without_certificate_and_opportunistic_tls_delivers_in_clear() {
     let mut same = SameEverywhere::new();
     for delivery in DELIVERIES {
         let mut p = Pair::sessions(
-            client_config(TlsRequirement::Opportunistic, BOTH),
+            client_config_in_clear(TlsRequirement::Opportunistic),
             ber_plain(),
             delivery,
             accept_all(),
@@ -461,6 +464,7 @@ type CertCase = (
 );
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn certificate_failures_end_the_session_on_both_sides() {
     let cases: [CertCase; 4] = [
         (
@@ -556,6 +560,7 @@ fn certificate_failures_end_the_session_on_both_sides() {
 // REQUIRETLS (RFC 8689)
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn requiretls_is_offered_after_tls_and_carried_rfc8689_4() {
     let mut same = SameEverywhere::new();
     for delivery in DELIVERIES {
@@ -592,6 +597,7 @@ fn requiretls_is_offered_after_tls_and_carried_rfc8689_4() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen's key generation runs ring's assembly
 fn requiretls_is_never_sent_in_clear_rfc8689_4_1() {
     for delivery in DELIVERIES {
         let mut p = Pair::sessions(
@@ -628,6 +634,7 @@ fn refuse_bad_recipients() -> Policy {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn one_refused_recipient_of_two_the_message_goes_to_the_other() {
     for extensions in EXTENSIONS {
         let mut same = SameEverywhere::new();
@@ -696,6 +703,7 @@ fn one_refused_recipient_of_two_the_message_goes_to_the_other() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn every_recipient_refused_no_body_crosses_then_the_next_message_goes() {
     for extensions in EXTENSIONS {
         let (pipelining, chunking) = extensions;
@@ -772,6 +780,7 @@ fn small_server(announce: bool, chunking: bool) -> ServerConfig {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn size_announced_the_client_refuses_to_submit_rfc1870_4() {
     let body = vec![b'x'; 4000];
     for delivery in DELIVERIES {
@@ -817,6 +826,7 @@ fn size_announced_the_client_refuses_to_submit_rfc1870_4() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn size_not_announced_the_server_refuses_with_552_rfc1870_6() {
     let body = vec![b'x'; 4000];
     for chunking in [true, false] {
@@ -886,6 +896,7 @@ fn size_not_announced_the_server_refuses_with_552_rfc1870_6() {
 // Timeouts (RFC 5321 §4.5.3.2.7, §3.8)
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn a_client_that_stops_mid_data_gets_421_and_no_message() {
     let body = body_100k();
     for chunking in [true, false] {
@@ -980,6 +991,7 @@ fn a_client_that_stops_mid_data_gets_421_and_no_message() {
 // Injection through the same harness
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen's key generation runs ring's assembly
 fn command_injection_by_a_raw_client_is_never_executed_cve_2011_0411() {
     let injected = b"MAIL FROM:<x@evil.example>\r\nRCPT TO:<y@example.test>\r\n";
     for delivery in DELIVERIES {
@@ -1066,6 +1078,7 @@ fn command_injection_by_a_raw_client_is_never_executed_cve_2011_0411() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn response_injection_by_a_raw_server_is_never_read_cve_2021_38371() {
     let mut same = SameEverywhere::new();
     for delivery in DELIVERIES {
@@ -1121,6 +1134,7 @@ fn response_injection_by_a_raw_server_is_never_read_cve_2021_38371() {
 // More transactions: limits, refusals by the application, timers
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn more_than_100_recipients_the_rest_get_452_rfc5321_4_5_3_1_10() {
     let to: Vec<String> = (0..150).map(|i| format!("<r{i}@example.test>")).collect();
     let to: Vec<&str> = to.iter().map(String::as_str).collect();
@@ -1157,6 +1171,7 @@ fn more_than_100_recipients_the_rest_get_452_rfc5321_4_5_3_1_10() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn a_pipelined_group_larger_than_the_input_buffer_rfc2920_3_1() {
     // 2000 RCPTs (about 50 KiB of commands, 30 KiB of replies): the server
     // takes part of the group, the rest waits on the wire.
@@ -1216,6 +1231,7 @@ fn reject_messages(code: u16, enhanced: (u8, u16, u16)) -> Policy {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn the_application_refuses_a_message_then_takes_the_next() {
     for (code, enhanced) in [(554, (5, 7, 1)), (451, (4, 3, 0))] {
         for extensions in EXTENSIONS {
@@ -1284,6 +1300,7 @@ fn the_application_refuses_a_message_then_takes_the_next() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn mail_refused_by_the_application_the_pipelined_rest_gets_503() {
     let mut first = true;
     for extensions in EXTENSIONS {
@@ -1352,6 +1369,7 @@ fn mail_refused_by_the_application_the_pipelined_rest_gets_503() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn a_421_from_the_application_closes_both_sides_rfc5321_3_8() {
     let mut same = SameEverywhere::new();
     for delivery in DELIVERIES {
@@ -1401,6 +1419,7 @@ fn a_421_from_the_application_closes_both_sides_rfc5321_3_8() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn an_idle_client_gets_421_after_the_server_timeout_rfc5321_4_5_3_2_7() {
     let mut same = SameEverywhere::new();
     for delivery in DELIVERIES {
@@ -1452,6 +1471,7 @@ fn an_idle_client_gets_421_after_the_server_timeout_rfc5321_4_5_3_2_7() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn a_greeting_delay_is_waited_for() {
     let mut same = SameEverywhere::new();
     for delivery in DELIVERIES {
@@ -1486,6 +1506,7 @@ fn a_greeting_delay_is_waited_for() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn a_text_line_over_1000_octets_is_refused_rfc5321_4_5_3_1_6() {
     let mut body = b"Subject: long\r\n\r\n".to_vec();
     body.extend(std::iter::repeat_n(b'x', 1200));
@@ -1534,6 +1555,7 @@ fn a_text_line_over_1000_octets_is_refused_rfc5321_4_5_3_1_6() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn a_message_of_exactly_the_size_limit_goes_rfc1870_4() {
     for announce in [true, false] {
         for chunking in [true, false] {
@@ -1579,6 +1601,7 @@ fn a_message_of_exactly_the_size_limit_goes_rfc1870_4() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn smtputf8_8bitmime_and_dsn_parameters_cross_unchanged() {
     use secmx_core::proto::param::{Body, Notify, Orcpt, RcptParameters, Ret};
     use secmx_core::proto::path::ForwardPath;
@@ -1634,6 +1657,7 @@ fn smtputf8_8bitmime_and_dsn_parameters_cross_unchanged() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn a_handshake_that_never_finishes_times_out_on_both_sides() {
     let mut same = SameEverywhere::new();
     for delivery in DELIVERIES {
@@ -1677,6 +1701,7 @@ fn store_slowly() -> Policy {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn the_final_reply_waits_for_the_application_rfc5321_6_1() {
     for chunking in [true, false] {
         let mut same = SameEverywhere::new();
@@ -1722,6 +1747,7 @@ fn the_final_reply_waits_for_the_application_rfc5321_6_1() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn a_final_reply_too_late_the_client_gives_up_and_the_message_is_not_acknowledged() {
     for chunking in [true, false] {
         let mut same = SameEverywhere::new();
@@ -1765,6 +1791,7 @@ fn a_final_reply_too_late_the_client_gives_up_and_the_message_is_not_acknowledge
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn after_a_552_the_next_message_goes_rfc3030_2() {
     for chunking in [true, false] {
         let mut same = SameEverywhere::new();
@@ -1809,6 +1836,7 @@ fn after_a_552_the_next_message_goes_rfc3030_2() {
 // call after the body left, not from when it left.
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn the_wait_for_the_final_reply_is_the_data_termination_timeout_rfc5321_4_5_3_2_6() {
     for data_termination in [Duration::from_secs(600), Duration::from_secs(30)] {
         for chunking in [true, false] {

@@ -2,6 +2,8 @@
 //! (RFC 5321 §4.1.1.1): table tests, replies from real servers, and
 //! properties (round trips, chunking, no panics).
 
+mod proptest_common;
+
 use std::borrow::Cow;
 
 use proptest::prelude::*;
@@ -1133,7 +1135,7 @@ fn any_ehlo_wire() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(proptest_common::config(512))]
 
     /// RFC 5321 §4.2: what `encode` writes, `parse` reads back.
     #[test]

@@ -96,6 +96,7 @@ fn tls_info(harness: &Harness) -> Option<&secmx_core::TlsInfo> {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn pre_tls_state_is_forgotten_and_ehlo_is_required_again_rfc3207_4_2() {
     for delivery in DELIVERIES {
         let mut link = Link::new(ber_tls(), delivery, accept_all);
@@ -161,6 +162,7 @@ fn pre_tls_state_is_forgotten_and_ehlo_is_required_again_rfc3207_4_2() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn sor_takes_mail_only_after_tls_rfc3207_4() {
     for delivery in DELIVERIES {
         let mut link = Link::new(sor(), delivery, accept_all);
@@ -186,6 +188,7 @@ fn sor_takes_mail_only_after_tls_rfc3207_4() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn tls12_handshake_is_reported_rfc3207_4() {
     let tls12 = tls_client_config_for(&[&rustls::version::TLS12]);
     let mut link = Link::new(ber_tls(), Delivery::Whole, accept_all);
@@ -200,6 +203,7 @@ fn tls12_handshake_is_reported_rfc3207_4() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen's key generation runs ring's assembly
 fn handshake_timeout_closes_without_a_reply_rfc3207_4() {
     let mut link = Link::new(ber_tls(), Delivery::Whole, accept_all);
     link.plain.clear();
@@ -219,6 +223,7 @@ fn handshake_timeout_closes_without_a_reply_rfc3207_4() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen's key generation runs ring's assembly
 fn plaintext_during_the_handshake_fails_with_an_alert_rfc3207_4() {
     let mut harness = Harness::new(ber_tls(), Delivery::Whole, accept_all);
     harness.send(b"STARTTLS\r\n");
@@ -236,6 +241,7 @@ fn plaintext_during_the_handshake_fails_with_an_alert_rfc3207_4() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn close_notify_mid_data_aborts_the_message_rfc5321_3_8() {
     for delivery in DELIVERIES {
         let mut link = Link::new(ber_tls(), delivery, accept_all);
@@ -258,6 +264,7 @@ fn close_notify_mid_data_aborts_the_message_rfc5321_3_8() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn large_message_over_tls_streams_in_bounded_chunks() {
     let mut body = Vec::new();
     let mut n = 0u32;
@@ -281,6 +288,7 @@ fn large_message_over_tls_streams_in_bounded_chunks() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn body_chunks_are_bounded() {
     // Events as they come, unmerged.
     let mut link = Link::new(ber_tls(), Delivery::Whole, wait_all);

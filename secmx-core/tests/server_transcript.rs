@@ -66,6 +66,7 @@ fn greeting_ehlo_helo_quit_rfc5321_4_1_1_1() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen's key generation runs ring's assembly
 fn ehlo_announces_starttls_only_with_a_certificate_rfc3207_4() {
     transcript(
         ber_tls,
@@ -368,6 +369,7 @@ fn over_long_command_line_gets_500_rfc5321_4_5_3_1_4() {
 // SOR and BER (SecMX design; RFC 3207 §4)
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen's key generation runs ring's assembly
 fn sor_refuses_every_transaction_command_before_tls_rfc3207_4() {
     let runs = transcript(
         sor,
@@ -433,6 +435,7 @@ fn sor_refuses_every_transaction_command_before_tls_rfc3207_4() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen's key generation runs ring's assembly
 fn sor_allows_starttls_before_tls_rfc3207_4() {
     transcript(
         sor,
@@ -460,6 +463,7 @@ fn sor_without_certificate_is_a_configuration_error() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen's key generation runs ring's assembly
 fn ber_accepts_mail_in_clear_even_with_a_certificate() {
     let runs = transcript(
         ber_tls,
@@ -481,6 +485,7 @@ fn ber_accepts_mail_in_clear_even_with_a_certificate() {
 // STARTTLS in clear (RFC 3207 §4) and command injection (CVE-2011-0411)
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen's key generation runs ring's assembly
 fn starttls_with_a_parameter_gets_501_rfc3207_4() {
     transcript(
         ber_tls,
@@ -510,6 +515,7 @@ fn starttls_without_certificate_gets_454_rfc3207_4() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen's key generation runs ring's assembly
 fn command_injection_in_one_packet_is_never_executed_cve_2011_0411() {
     let mut harness = Harness::new(ber_tls(), Delivery::Whole, accept_all);
     harness.take_output();
@@ -543,6 +549,7 @@ fn command_injection_in_one_packet_is_never_executed_cve_2011_0411() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen's key generation runs ring's assembly
 fn injection_read_before_the_220_left_is_never_executed_cve_2011_0411() {
     // The embedder reads twice before it writes: the 220 was queued and TLS
     // started, but the client could not have seen it.
@@ -568,6 +575,7 @@ fn injection_read_before_the_220_left_is_never_executed_cve_2011_0411() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen's key generation runs ring's assembly
 fn plaintext_after_the_220_is_a_tls_failure_never_a_command_rfc3207_4() {
     // With the drain rule applied after every byte the 220 leaves first;
     // what follows must then be TLS, and plaintext fails the handshake.
@@ -1109,6 +1117,7 @@ fn early_talker_is_refused_rfc5321_3_1() {
 // REQUIRETLS before TLS (RFC 8689)
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen's key generation runs ring's assembly
 fn requiretls_is_refused_in_clear_rfc8689_2() {
     transcript(
         ber_tls,

@@ -4,6 +4,8 @@
 //! garbage input. Every scenario runs with the bytes delivered whole, in
 //! random chunks and one byte at a time.
 
+mod proptest_common;
+
 use std::sync::{Arc, OnceLock};
 
 use proptest::prelude::*;
@@ -287,6 +289,7 @@ fn pattern(len: usize, salt: u8) -> Vec<u8> {
 // Handshakes and what tls_info reports
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn tls13_handshake_reports_version_suite_chain_and_sni() {
     for delivery in DELIVERIES {
         let pki = pki();
@@ -328,6 +331,7 @@ fn tls13_handshake_reports_version_suite_chain_and_sni() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn tls12_handshake_when_the_server_offers_only_tls12() {
     for delivery in DELIVERIES {
         let pki = pki();
@@ -360,6 +364,7 @@ fn tls12_handshake_when_the_server_offers_only_tls12() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn alpn_is_reported_when_both_sides_agree() {
     let mut server = server_config(&pki().good, TLS13);
     server.alpn_protocols = vec![b"smtp".to_vec()];
@@ -375,6 +380,7 @@ fn alpn_is_reported_when_both_sides_agree() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn a_second_connection_resumes_the_session() {
     let server = Arc::new(server_config(&pki().good, TLS13));
     let client = Arc::new(client_config());
@@ -405,6 +411,7 @@ fn a_second_connection_resumes_the_session() {
 // STARTTLS: plain text, then TLS on the same stream (RFC 3207 §4)
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn starttls_switches_from_plain_to_tls_on_the_same_stream() {
     for delivery in DELIVERIES {
         let mut pair = Pair::new(delivery);
@@ -446,6 +453,7 @@ fn starttls_switches_from_plain_to_tls_on_the_same_stream() {
 // Application data
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn application_bytes_flow_both_ways_unchanged() {
     for delivery in DELIVERIES {
         let mut pair = Pair::tls(delivery, server_config(&pki().good, BOTH), client_config());
@@ -468,6 +476,7 @@ fn application_bytes_flow_both_ways_unchanged() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn send_pushes_back_at_the_buffer_limit() {
     let mut pair = Pair::tls(
         Delivery::Whole,
@@ -497,6 +506,7 @@ fn send_pushes_back_at_the_buffer_limit() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn plaintext_out_never_exceeds_network_in() {
     // Bounded memory: plaintext out never exceeds network bytes in.
     let mut pair = Pair::tls(
@@ -531,6 +541,7 @@ fn plaintext_out_never_exceeds_network_in() {
 // close_notify (RFC 8446 §6.1)
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn close_notify_is_seen_by_the_peer() {
     for delivery in DELIVERIES {
         let mut pair = Pair::tls(delivery, server_config(&pki().good, BOTH), client_config());
@@ -603,6 +614,7 @@ fn assert_certificate_failure(
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn self_signed_server_certificate_is_an_unknown_issuer() {
     assert_certificate_failure(
         &pki().self_signed,
@@ -612,6 +624,7 @@ fn self_signed_server_certificate_is_an_unknown_issuer() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn certificate_for_another_name_is_not_valid_for_name() {
     assert_certificate_failure(
         &pki().wrong_name,
@@ -626,6 +639,7 @@ fn certificate_for_another_name_is_not_valid_for_name() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn expired_certificate_is_expired() {
     assert_certificate_failure(
         &pki().expired,
@@ -643,6 +657,7 @@ fn expired_certificate_is_expired() {
 // Garbage in TLS mode
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn clear_text_after_starttls_is_a_typed_error_and_an_alert() {
     // A client that keeps talking SMTP in clear after the server's 220.
     for delivery in DELIVERIES {
@@ -671,6 +686,7 @@ fn clear_text_after_starttls_is_a_typed_error_and_an_alert() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn corrupt_record_on_an_established_connection_fails_both_sides() {
     for delivery in DELIVERIES {
         let mut pair = Pair::tls(delivery, server_config(&pki().good, BOTH), client_config());
@@ -695,6 +711,7 @@ fn corrupt_record_on_an_established_connection_fails_both_sides() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn plaintext_before_a_bad_record_is_still_delivered() {
     let mut pair = Pair::tls(
         Delivery::Whole,
@@ -717,6 +734,7 @@ fn plaintext_before_a_bad_record_is_still_delivered() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
 fn start_tls_twice_is_refused() {
     let mut pair = Pair::tls(
         Delivery::Whole,
@@ -737,9 +755,10 @@ fn start_tls_twice_is_refused() {
 // Property: any chunking of the wire delivers the same bytes
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(16))]
+    #![proptest_config(proptest_common::config(16))]
 
     #[test]
+    #[cfg_attr(miri, ignore)] // miri: rcgen keys and the TLS handshake run ring's assembly
     fn any_chunking_delivers_data_unchanged(seed in any::<u64>(), len in 0usize..30_000, tls12 in any::<bool>()) {
         let versions = if tls12 { TLS12 } else { TLS13 };
         let mut pair = Pair::tls(Delivery::Chunks(seed), server_config(&pki().good, versions), client_config());

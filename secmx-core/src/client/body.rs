@@ -225,6 +225,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[path = "../../../tests/proptest_common/mod.rs"]
+    mod proptest_common;
+
     fn normalize(body: &[u8], cuts: &[usize]) -> Vec<u8> {
         let mut ends = LineEnds::new();
         let mut out = Vec::new();
@@ -303,6 +306,7 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(proptest_common::config(256))]
         #[test]
         fn normalising_in_pieces_matches_the_count(
             body in proptest::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'.'), any::<u8>()], 0..300),

@@ -441,8 +441,10 @@ mod tests {
     /// long enough for each vector width (RFC 5321 §2.3.8).
     #[test]
     fn cr_or_lf_search_matches_memchr2_rfc5321_2_3_8() {
+        // Under miri every seventh position: the full sweep takes minutes.
+        let stride = if cfg!(miri) { 7 } else { 1 };
         for len in 0..100 {
-            for at in 0..=len {
+            for at in (0..=len).step_by(stride) {
                 for end in [CR, LF] {
                     let mut window = vec![b'a'; len];
                     if let Some(b) = window.get_mut(at) {

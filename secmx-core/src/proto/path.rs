@@ -1300,7 +1300,10 @@ mod tests {
 
     #[test]
     fn word_scans_match_octet_scans() {
-        for bytes in slices() {
+        // Under miri every ninth slice (odd, so both kinds of slice come up):
+        // all of them take many minutes there.
+        let stride = if cfg!(miri) { 9 } else { 1 };
+        for bytes in slices().into_iter().step_by(stride) {
             for from in 0..=bytes.len() + 1 {
                 assert_eq!(
                     value_run_end(&bytes, from),

@@ -143,6 +143,21 @@ pub(crate) fn client_config(
 ) -> ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(pki().ca.clone()).expect("CA certificate parses");
+    client_config_trusting(requirement, versions, roots)
+}
+
+/// A client configuration that trusts no root, for a server without a
+/// certificate: no handshake ever starts, so none is checked. It makes no
+/// test CA, which lets miri (unable to run ring's key generation) run it.
+pub(crate) fn client_config_in_clear(requirement: TlsRequirement) -> ClientConfig {
+    client_config_trusting(requirement, BOTH, rustls::RootCertStore::empty())
+}
+
+fn client_config_trusting(
+    requirement: TlsRequirement,
+    versions: &[&'static SupportedProtocolVersion],
+    roots: rustls::RootCertStore,
+) -> ClientConfig {
     let tls = rustls::ClientConfig::builder_with_provider(ring_provider())
         .with_protocol_versions(versions)
         .expect("ring supports TLS 1.2 and 1.3")
