@@ -221,12 +221,13 @@ impl BodySender {
 }
 
 #[cfg(test)]
+#[path = "../../tests/proptest_common/mod.rs"]
+mod proptest_common;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[path = "../../../tests/proptest_common/mod.rs"]
-    mod proptest_common;
 
     fn normalize(body: &[u8], cuts: &[usize]) -> Vec<u8> {
         let mut ends = LineEnds::new();
