@@ -337,6 +337,24 @@ fn chunking_sends_one_bdat_last_after_the_rcpt_replies_rfc3030_2() {
         d.server(b"250 2.0.0 queued\r\n");
         assert_eq!(d.tags(), ["rcpt-ok 0 250", "accepted 250", "ready"]);
 
+        // With SIZE too, the size declared on MAIL is the BDAT count, and
+        // the line ends are still normalised (or, if there are none to
+        // change, the body goes as it is).
+        let ehlo = b"250-mx.example.net\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 CHUNKING\r\n";
+        for (body, size, wire) in [
+            (&b".x\nend"[..], 9, &b".x\r\nend\r\n"[..]),
+            (b"a\r\nb\r\n", 6, b"a\r\nb\r\n"),
+        ] {
+            let mut d = Driver::after_ehlo(config(TlsRequirement::None), delivery, ehlo);
+            d.send(envelope(&["<b@example.net>"]), body).expect("ready");
+            d.expect(
+                format!("MAIL FROM:<a@client.example> SIZE={size}\r\nRCPT TO:<b@example.net>\r\n")
+                    .as_bytes(),
+            );
+            d.server(b"250 ok\r\n250 ok\r\n");
+            d.expect(&[format!("BDAT {size} LAST\r\n").as_bytes(), wire].concat());
+        }
+
         // Without PIPELINING, one command at a time, then BDAT.
         let ehlo = b"250-mx.example.net\r\n250 CHUNKING\r\n";
         let mut d = Driver::after_ehlo(config(TlsRequirement::None), delivery, ehlo);

@@ -154,12 +154,18 @@ impl BodySender {
     }
 
     /// The body as one `BDAT size LAST` chunk; the command goes to `out`.
-    /// `binary`: BODY=BINARYMIME, sent untouched.
-    pub(crate) fn bdat(body: Bytes, binary: bool, out: &mut Vec<u8>) -> Self {
+    /// `binary`: BODY=BINARYMIME, sent untouched. `normalized`: what
+    /// [`normalized_len`] gave for this body, if it was already counted.
+    pub(crate) fn bdat(
+        body: Bytes,
+        binary: bool,
+        normalized: Option<(u64, bool)>,
+        out: &mut Vec<u8>,
+    ) -> Self {
         let (size, changed) = if binary {
             (u64::try_from(body.len()).unwrap_or(u64::MAX), false)
         } else {
-            normalized_len(&body)
+            normalized.unwrap_or_else(|| normalized_len(&body))
         };
         write_bdat_command(size, true, out);
         let framing = if changed {
@@ -283,17 +289,17 @@ mod tests {
     #[test]
     fn bdat_frames_one_last_chunk_rfc3030_2() {
         let mut out = Vec::new();
-        let sender = BodySender::bdat(Bytes::from_static(b"Hi\r\n"), false, &mut out);
+        let sender = BodySender::bdat(Bytes::from_static(b"Hi\r\n"), false, None, &mut out);
         assert_eq!(out, b"BDAT 4 LAST\r\n");
         assert_eq!(drain(sender), b"Hi\r\n");
 
         let mut out = Vec::new();
-        let sender = BodySender::bdat(Bytes::from_static(b"Hi\n.x"), false, &mut out);
+        let sender = BodySender::bdat(Bytes::from_static(b"Hi\n.x"), false, None, &mut out);
         assert_eq!(out, b"BDAT 8 LAST\r\n");
         assert_eq!(drain(sender), b"Hi\r\n.x\r\n");
 
         let mut out = Vec::new();
-        let sender = BodySender::bdat(Bytes::from_static(b"\0\n\r"), true, &mut out);
+        let sender = BodySender::bdat(Bytes::from_static(b"\0\n\r"), true, None, &mut out);
         assert_eq!(out, b"BDAT 3 LAST\r\n");
         assert_eq!(drain(sender), b"\0\n\r");
     }
@@ -324,7 +330,7 @@ mod tests {
             }
             // BDAT output is exactly as long as its announced size.
             let mut cmd = Vec::new();
-            let sender = BodySender::bdat(Bytes::from(body.clone()), false, &mut cmd);
+            let sender = BodySender::bdat(Bytes::from(body.clone()), false, None, &mut cmd);
             let sent = drain(sender);
             prop_assert_eq!(cmd, format!("BDAT {} LAST\r\n", sent.len()).into_bytes());
             prop_assert_eq!(sent, whole);

@@ -151,6 +151,9 @@ struct Transaction {
     rcpt_ends: Vec<usize>,
     /// The body, until it starts going out.
     body: Option<Bytes>,
+    /// The body's size with its line ends normalised, and whether that
+    /// changes it, once counted for SIZE.
+    normalized: Option<(u64, bool)>,
     bdat: bool,
     binary: bool,
     pipelined: bool,
@@ -800,10 +803,11 @@ impl ClientSession {
             self.end_transaction();
         } else if txn.bdat {
             let body = txn.body.take().unwrap_or_default();
-            let binary = txn.binary;
+            let (binary, normalized) = (txn.binary, txn.normalized);
             let mut sender = None;
-            self.out
-                .write(|buf| sender = Some(BodySender::bdat(body, binary, buf)));
+            self.out.write(|buf| {
+                sender = Some(BodySender::bdat(body, binary, normalized, buf));
+            });
             self.body = sender;
             self.out.expect(Awaiting::Bdat, None);
         } else {
@@ -1091,12 +1095,13 @@ fn prepare(
         need(Keyword::Auth)?;
     }
     // The size as it will be sent (RFC 1870 §4), counted only when the
-    // server takes SIZE.
-    let size = || {
+    // server takes SIZE; the count is kept for a BDAT command.
+    let mut normalized = None;
+    let mut size = || {
         if binary {
             u64::try_from(body.len()).unwrap_or(u64::MAX)
         } else {
-            normalized_len(&body).0
+            normalized.get_or_insert_with(|| normalized_len(&body)).0
         }
     };
     params.size = match caps.size() {
@@ -1130,6 +1135,7 @@ fn prepare(
         mail_end,
         rcpt_ends,
         body: Some(body),
+        normalized,
         bdat: caps.chunking(),
         binary,
         pipelined: caps.pipelining(),
