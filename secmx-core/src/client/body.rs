@@ -335,5 +335,26 @@ mod tests {
             prop_assert_eq!(cmd, format!("BDAT {} LAST\r\n", sent.len()).into_bytes());
             prop_assert_eq!(sent, whole);
         }
+
+        // Mostly CRLF line ends, now and then a bare one or LF CR: the
+        // count and the "changed" flag match the normaliser either way.
+        #[test]
+        fn crlf_bodies_count_like_the_normaliser(
+            lines in proptest::collection::vec(
+                ("[a-z. ]{0,12}", prop_oneof![
+                    8 => Just(&b"\r\n"[..]), 1 => Just(&b"\n"[..]), 1 => Just(&b"\r"[..]),
+                    1 => Just(&b"\n\r"[..]), 1 => Just(&b""[..]),
+                ]),
+                0..40,
+            ),
+        ) {
+            let mut body = Vec::new();
+            for (text, end) in &lines {
+                body.extend_from_slice(text.as_bytes());
+                body.extend_from_slice(end);
+            }
+            let whole = normalize(&body, &[]);
+            prop_assert_eq!(normalized_len(&body), (whole.len() as u64, whole != body));
+        }
     }
 }
