@@ -327,8 +327,11 @@ impl<'a> Reply<'a> {
     /// off), and, without an enhanced code, the first line does not itself
     /// start with one of the reply's class.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let enhanced = self.enhanced.map(|e| e.to_string());
-        let prefix_len = enhanced.as_ref().map_or(0, |e| e.len() + 1);
+        let enhanced = self.enhanced.map(EnhancedCode::to_text);
+        let enhanced = enhanced
+            .as_ref()
+            .map(|(text, len)| text.get(..*len).unwrap_or_default());
+        let prefix_len = enhanced.map_or(0, |e| e.len() + 1);
         // Octets left for text: the code, the separator, the enhanced code
         // and its space, and CRLF take the rest.
         let budget = MAX_REPLY_LINE - 3 - 1 - 2 - prefix_len;
@@ -347,9 +350,9 @@ impl<'a> Reply<'a> {
         for (index, segment) in segments.enumerate() {
             let last = index + 1 == total;
             out.extend_from_slice(&digits);
-            if let Some(enhanced) = &enhanced {
+            if let Some(enhanced) = enhanced {
                 out.push(if last { b' ' } else { b'-' });
-                out.extend_from_slice(enhanced.as_bytes());
+                out.extend_from_slice(enhanced);
                 if !segment.is_empty() {
                     out.push(b' ');
                 }
