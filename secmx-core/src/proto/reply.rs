@@ -135,8 +135,12 @@ impl<'a> Lines<'a> {
     fn push(&mut self, line: Cow<'a, str>) {
         match self {
             Lines::One(first) => {
-                let first = core::mem::take(first);
-                *self = Lines::Many(vec![first, line]);
+                // Room for a usual EHLO reply, the one with many lines, so
+                // that it does not grow line by line.
+                let mut lines = Vec::with_capacity(8);
+                lines.push(core::mem::take(first));
+                lines.push(line);
+                *self = Lines::Many(lines);
             }
             Lines::Many(lines) => lines.push(line),
         }

@@ -1368,7 +1368,9 @@ impl ServerSession {
     /// Encodes and queues a reply, without its enhanced code when
     /// ENHANCEDSTATUSCODES is off (RFC 2034 §3).
     fn send_reply(&mut self, reply: &Reply<'_>) {
-        let mut wire = Vec::new();
+        // Each line takes its text and at most 16 octets more: the code, a
+        // separator, an enhanced code and its space, CRLF.
+        let mut wire = Vec::with_capacity(reply.lines().iter().map(|line| line.len() + 16).sum());
         if reply.enhanced().is_some() && !self.config.extensions.enhanced_status_codes {
             let mut lines = reply.lines().iter();
             let first = lines.next().cloned().unwrap_or_default();
